@@ -1,0 +1,174 @@
+"""`repro`: the command line. Subcommands: list, run, plot, check, status, report.
+
+    repro list [paper=P]
+    repro run paper=P [fig=N|alias] [scale=tiny|full] [key=value ...] [--force] [--cfg] [-m]
+    repro run all [scale=...]
+    repro plot paper=P [fig=N] [scale=S]
+    repro check [paper=P] [fig=N] [scale=S]
+    repro status
+    repro report
+
+Overrides use Hydra's syntax against the figure's config (`repro run paper=laprop fig=1 --cfg` prints it), e.g.
+`panels.rosenbrock.params.T=500`, `devices=[0,1]`, `precision=bf16`. `-m` sweeps comma-separated values as a
+Hydra multirun (`panels.rosenbrock.params.lr=1e-3,1e-2`). Bad input exits with status 2 and one line.
+"""
+from __future__ import annotations
+
+import sys
+
+from repro.runner.figures import UserError, find, index
+
+COMMANDS = ("list", "run", "plot", "check", "status", "report")
+
+
+def _split(args: list[str]) -> tuple[dict, list[str], set[str]]:
+    """Pull paper=, fig= and flags out of the argument list; the rest are Hydra overrides."""
+    picked, rest, flags = {}, [], set()
+    for a in args:
+        if a in ("--cfg", "-m", "--multirun", "--force", "all", "-h", "--help"):
+            flags.add({"--multirun": "-m"}.get(a, a))
+        elif a.startswith(("paper=", "fig=")):
+            k, v = a.split("=", 1)
+            picked[k] = v
+        elif a.startswith("-"):
+            raise UserError(f"unknown flag {a!r}; flags: --cfg, -m, --force")
+        else:
+            rest.append(a)
+    return picked, rest, flags
+
+
+def _targets(picked: dict, flags: set, required: bool = True):
+    """[(FigureEntry, panel alias or None)] for paper=/fig=/all."""
+    if "all" in flags or ("paper" not in picked and not required):
+        return [(e, None) for figs in index().values() for e in figs]
+    if "paper" not in picked:
+        raise UserError(f"say which paper: paper=<{'|'.join(index())}> (or `all`)")
+    entries, panel = find(picked["paper"], picked.get("fig"))
+    return [(e, panel) for e in entries]
+
+
+def _scale_of(overrides: list[str]) -> str | None:
+    for o in overrides:
+        if o.startswith("scale="):
+            return o.split("=", 1)[1]
+    return None
+
+
+def cmd_run(args: list[str]) -> int:
+    from omegaconf import OmegaConf
+
+    from repro.runner.compose import load_spec
+    from repro.runner.pipeline import run_figure
+
+    picked, overrides, flags = _split(args)
+    if "--force" in flags:
+        overrides.append("force=true")
+    targets = _targets(picked, flags)
+    if "-m" in flags:
+        from repro.runner.multirun import multirun
+        return max(multirun(e, overrides, panel) for e, panel in targets)
+    specs = [load_spec(e, overrides, panel) for e, panel in targets]   # validate everything before running
+    if "--cfg" in flags:
+        for s in specs:
+            print(OmegaConf.to_yaml({"paper": s.paper, "fig": s.fig, "title": s.title, "scale": s.scale,
+                                     "runtime": s.runtime, "panels": s.panels}))
+        return 0
+    failed = 0
+    for s in specs:
+        if all(p.get("skip") for p in s.panels.values()):
+            print(f"{s.paper} fig{s.fig}: skipped: {next(iter(s.panels.values()))['skip']}")
+            continue
+        results, _ = run_figure(s)
+        failed += sum(r["status"] != "done" for r in results)
+    if failed:
+        print(f"{failed} run(s) failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _existing_specs(picked, overrides, flags):
+    from repro.runner.collect import results_path
+    from repro.runner.compose import load_spec
+
+    scale = _scale_of(overrides)
+    scales = [scale] if scale else ["tiny", "full"]
+    rest = [o for o in overrides if not o.startswith("scale=")]
+    for e, panel in _targets(picked, flags, required=False):
+        for sc in scales:
+            spec = load_spec(e, [*rest, f"scale={sc}"], panel)
+            if all(p.get("skip") for p in spec.panels.values()):
+                continue
+            if results_path(spec.runtime["results_dir"], spec.paper, spec.fig, sc).exists() or scale:
+                yield spec
+
+
+def cmd_plot(args: list[str]) -> int:
+    from repro.runner.pipeline import plot_figure
+
+    picked, overrides, flags = _split(args)
+    n = 0
+    for spec in _existing_specs(picked, overrides, flags):
+        print(plot_figure(spec))
+        n += 1
+    if not n:
+        print("nothing to plot: no results CSV yet (repro run ... first)")
+    return 0
+
+
+def cmd_check(args: list[str]) -> int:
+    from repro.runner import claims
+    from repro.runner.pipeline import check_figure
+
+    picked, overrides, flags = _split(args)
+    bad = total = 0
+    for spec in _existing_specs(picked, overrides, flags):
+        res = check_figure(spec)
+        total += len(res)
+        bad += len(claims.gating_failures(res))
+    print(f"{total - bad} passed, {bad} failed")
+    return 1 if bad else 0
+
+
+def cmd_list(args: list[str]) -> int:
+    from repro.runner.status import list_lines
+
+    picked, _, flags = _split(args)
+    if picked.get("paper") and picked["paper"] not in index():
+        raise UserError(f"unknown paper {picked['paper']!r}; choose one of: {', '.join(index())}")
+    print("\n".join(list_lines(picked.get("paper"))))
+    return 0
+
+
+def cmd_status(args: list[str]) -> int:
+    from repro.runner.status import status_grid
+
+    print(status_grid())
+    return 0
+
+
+def cmd_report(args: list[str]) -> int:
+    from repro.runner.report import write_report
+
+    print(write_report())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(__doc__)
+        return 0
+    cmd, args = argv[0], argv[1:]
+    try:
+        if cmd not in COMMANDS:
+            raise UserError(f"unknown command {cmd!r}; choose one of: {', '.join(COMMANDS)}")
+        code = globals()[f"cmd_{cmd}"](args)
+    except UserError as e:
+        print(f"repro: {e}", file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        code = 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Registry of experiment functions: the only contract between the runner and the science.
+
+An experiment function is science only. It is called as ``fn(p, ctx)`` where
+
+- ``p`` is a plain ``dict`` of the run's resolved parameters (the panel's ``params`` merged with the
+  scale profile, the series' own params and the sweep's grid point);
+- ``ctx`` is the run context (duck-typed; see ``repro/runner/context.py``):
+    ``ctx.device``          torch.device the run must use
+    ``ctx.generator(name)`` a torch.Generator on ``ctx.device`` for the named random stream
+                            ("init", "data", "noise", "label_noise", "env", ...); the same root seed gives
+                            the same stream in every series, so compared methods see the same data and noise
+    ``ctx.seed_for(name)``  the integer seed of that stream (for numpy / python RNGs)
+    ``ctx.seed``            the run's root seed (None for theory runs)
+    ``ctx.precision``       "fp32" | "bf16" | "fp16";  ``ctx.autocast()`` is the matching context manager
+    ``ctx.scale``           "tiny" | "full";  ``ctx.data_dir`` where real data sets live
+    ``ctx.progress(it, total=None, desc=None)``  wraps an iterable with a progress bar for long loops
+
+It returns (or yields) rows: dicts with ``metric`` and ``value`` and optionally ``step`` and any other
+column (a swept x such as ``lr_k``, ``data="real"``...). The runner adds paper, fig, panel, series, kind,
+scale, seed, run_key, precision, data and the swept parameters, and computes ``diverged``.
+It never parses the command line, picks devices, writes files, draws plots or judges claims.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+EXPERIMENTS: dict[str, Callable] = {}
+
+
+def experiment(name: str, version: int = 1):
+    """Register ``fn`` under ``name`` ("<paper>.<what>"). Bump ``version`` when a change to the function
+    changes its results: the version is part of every run's cache key."""
+
+    def wrap(fn):
+        if name in EXPERIMENTS and EXPERIMENTS[name] is not fn:
+            raise ValueError(f"experiment {name!r} registered twice")
+        fn.experiment_name = name
+        fn.code_version = version
+        EXPERIMENTS[name] = fn
+        return fn
+
+    return wrap
+
+
+def get(name: str) -> Callable:
+    if name not in EXPERIMENTS:
+        load_all()
+    try:
+        return EXPERIMENTS[name]
+    except KeyError:
+        raise KeyError(f"unknown experiment {name!r}; known: {', '.join(sorted(EXPERIMENTS))}") from None
+
+
+def load_all() -> None:
+    """Import every module of repro.experiments so that their functions register, then the modules named in
+    REPRO_PLUGINS (comma-separated), where users (and the tests) register experiments of their own."""
+    import importlib
+    import os
+    import pkgutil
+
+    import repro.experiments as pkg
+
+    for mod in pkgutil.iter_modules(pkg.__path__):
+        if mod.name != "registry" and not mod.name.startswith("_"):
+            importlib.import_module(f"repro.experiments.{mod.name}")
+    for name in filter(None, os.environ.get("REPRO_PLUGINS", "").split(",")):
+        importlib.import_module(name.strip())

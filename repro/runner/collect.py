@@ -1,0 +1,98 @@
+"""Collect finished runs into the figure's tidy CSV: results/<paper>/fig<N>[_tiny].csv.
+
+One row per (run, step, metric). The runner's fixed columns come first, then the swept parameters, then any
+extra column an experiment wrote (an x such as lr_k, a chain index ...). `diverged` is computed here, from the
+data: true from the first non-finite value of a curve on. Long curves are downsampled (every point stays in
+runs/); rows of other panels already in the CSV are kept, so `fig=<panel alias>` refreshes one panel only.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from repro.runner.compose import FigureSpec
+from repro.runner.store import atomic_write, run_dir
+from repro.runner.sweep import RunSpec
+
+FIXED = ["paper", "fig", "panel", "series", "kind", "scale", "data", "seed", "run_key", "step", "metric", "value",
+         "diverged", "precision"]
+
+
+def results_path(results_dir, paper: str, fig: str, scale: str, ext: str = "csv") -> Path:
+    suffix = "" if scale == "full" else f"_{scale}"
+    return Path(results_dir) / paper / f"fig{fig}{suffix}.{ext}"
+
+
+def _mark_diverged(df: pd.DataFrame, curve_cols: list[str]) -> pd.Series:
+    bad = ~np.isfinite(df["value"].to_numpy(dtype=float))
+    if not bad.any():
+        return pd.Series(False, index=df.index)
+    order = df.sort_values("step", kind="stable", na_position="first").index
+    s = pd.Series(bad, index=df.index).loc[order]
+    keys = [df.loc[order, c].astype(str) for c in curve_cols]
+    return s.groupby(keys, sort=False).cummax().reindex(df.index) if keys else s.cummax().reindex(df.index)
+
+
+def _downsample(df: pd.DataFrame, curve_cols: list[str], max_points: int) -> pd.DataFrame:
+    if not max_points or df["step"].isna().all():
+        return df
+    keep = []
+    for _, g in df.groupby([df[c].astype(str) for c in curve_cols], sort=False):
+        steps = np.sort(g["step"].dropna().unique())
+        if len(steps) > max_points:
+            idx = np.unique(np.round(np.geomspace(1, len(steps), max_points)).astype(int) - 1)
+            chosen = set(steps[idx]) | {steps[0], steps[-1]}
+            div = g.loc[g["diverged"].astype(bool), "step"]
+            if len(div):
+                chosen.add(div.min())   # keep the step where the curve left finite values
+            g = g[g["step"].isin(chosen) | g["step"].isna()]
+        keep.append(g)
+    return pd.concat(keep) if keep else df
+
+
+def run_rows(runs_dir, run: RunSpec, scale: str) -> pd.DataFrame:
+    rdir = run_dir(runs_dir, run)
+    try:
+        df = pd.read_csv(rdir / "metrics.csv")
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+    prov = json.loads((rdir / "provenance.json").read_text()) if (rdir / "provenance.json").exists() else {}
+    experiment_only = run.kind == "experiment"
+    labels = {"paper": run.paper, "fig": run.fig, "panel": run.panel, "series": run.series, "kind": run.kind,
+              "scale": scale, "data": run.data, "seed": run.seed if experiment_only else None,
+              "run_key": run.run_key if experiment_only else None, "precision": prov.get("precision", "fp32")}
+    for k, v in {**labels, **run.swept}.items():
+        if k not in df.columns:
+            df[k] = v
+    if "step" not in df.columns:
+        df["step"] = np.nan
+    return df
+
+
+def collect(spec: FigureSpec, runs: list[RunSpec], runs_dir, results_dir) -> Path:
+    frames = [run_rows(runs_dir, r, spec.scale) for r in runs if (run_dir(runs_dir, r) / "DONE").exists()]
+    frames = [f for f in frames if len(f)]
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=FIXED)
+    swept = list(dict.fromkeys(k for r in runs for k in r.swept))
+    extra = [c for c in df.columns if c not in FIXED and c not in swept]
+    if len(df):
+        curve_cols = [c for c in ["panel", "series", "seed", "run_key", "metric", *swept, *extra]
+                      if c in df.columns]
+        df["diverged"] = _mark_diverged(df, curve_cols)
+        parts = []
+        for alias, g in df.groupby("panel", sort=False):
+            parts.append(_downsample(g, curve_cols, int(spec.panels[alias].get("downsample", 0) or 0)))
+        df = pd.concat(parts)
+    df = df.reindex(columns=FIXED + swept + extra)
+    out = results_path(results_dir, spec.paper, spec.fig, spec.scale)
+    if out.exists():
+        old = pd.read_csv(out, low_memory=False)
+        old = old[~old["panel"].isin(list(spec.panels))]
+        if len(old):
+            df = pd.concat([old, df], ignore_index=True)
+            df = df.reindex(columns=FIXED + [c for c in df.columns if c not in FIXED])
+    atomic_write(out, df.to_csv(index=False, float_format="%.10g"))
+    return out

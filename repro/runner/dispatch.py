@@ -1,0 +1,155 @@
+"""The dispatcher: runs pending RunSpecs on the configured devices, longest first, fail-soft.
+
+Placement: `devices` (auto | cpu | [0, 1, ...]) x `slots_per_device` gives the slots; each slot is one long-lived
+worker subprocess (repro/runner/worker.py) that sees exactly one GPU through CUDA_VISIBLE_DEVICES, so an experiment
+always uses device "cuda" (or "cpu") and never picks a GPU itself. A worker that dies takes only its current run
+with it: that run is marked failed and the slot gets a fresh worker.
+
+Beyond one machine: launcher=slurm submits every pending run as one Slurm job through submitit (the library behind
+hydra-submitit-launcher); launcher=submitit_local does the same with submitit's local executor (used by the tests).
+"""
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from repro.runner.store import run_dir
+from repro.runner.sweep import RunSpec
+
+
+@dataclass
+class Slot:
+    name: str                 # "cpu:0", "cuda0:1" ...
+    device: str               # what the experiment sees: "cpu" or "cuda"
+    cuda_visible: str | None  # CUDA_VISIBLE_DEVICES for the worker ("" hides every GPU)
+    threads: int
+
+
+def plan_slots(devices, slots_per_device: int, cuda_count: int, cpu_count: int | None = None) -> list[Slot]:
+    cpu_count = cpu_count or os.cpu_count() or 1
+    if devices == "auto":
+        devices = list(range(cuda_count)) if cuda_count else "cpu"
+    if isinstance(devices, int):
+        devices = [devices]
+    slots_per_device = max(1, int(slots_per_device))
+    if devices == "cpu":
+        threads = max(1, cpu_count // slots_per_device)
+        return [Slot(f"cpu:{i}", "cpu", "", threads) for i in range(slots_per_device)]
+    bad = [d for d in devices if not 0 <= d < cuda_count]
+    if bad:
+        raise ValueError(f"devices {bad} not available: this machine has {cuda_count} CUDA device(s)")
+    n = len(devices) * slots_per_device
+    threads = max(1, cpu_count // n)
+    return [Slot(f"cuda{d}:{i}", "cuda", str(d), threads) for d in devices for i in range(slots_per_device)]
+
+
+def make_task(run: RunSpec, runtime: dict, scale: str, slot_device: str | None, git: dict) -> dict:
+    return {"run": run.to_json(), "run_dir": str(run_dir(runtime["runs_dir"], run)), "scale": scale,
+            "device": slot_device, "precision": runtime.get("precision", "fp32"),
+            "data_dir": runtime.get("data_dir", "data"), "git": git, "progress": None}
+
+
+class _Worker:
+    def __init__(self, slot: Slot):
+        env = dict(os.environ, CUDA_VISIBLE_DEVICES=slot.cuda_visible, REPRO_THREADS=str(slot.threads),
+                   PYTHONUNBUFFERED="1")
+        self.slot = slot
+        self.proc = subprocess.Popen([sys.executable, "-m", "repro.runner.worker"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, env=env, text=True, bufsize=1)
+        self.task: dict | None = None
+
+    def send(self, task: dict) -> None:
+        self.task = task
+        self.proc.stdin.write(json.dumps(task) + "\n")
+        self.proc.stdin.flush()
+
+    def close(self) -> None:
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        self.proc.wait(timeout=30)
+
+
+def run_local(runs: list[RunSpec], runtime: dict, scale: str, git: dict, slots: list[Slot], progress=True) -> list[dict]:
+    """Run `runs` on worker subprocesses, one per slot, longest first. Returns one result dict per run."""
+    from tqdm.auto import tqdm
+
+    queue = sorted(runs, key=lambda r: -r.cost)
+    by_key = {r.run_key: r for r in runs}
+    results: list[dict] = []
+    sel = selectors.DefaultSelector()
+    workers = [_Worker(s) for s in slots[: max(1, min(len(slots), len(queue)))]]
+    bar = tqdm(total=len(queue), desc=f"{runs[0].paper} fig{runs[0].fig}", unit="run", disable=not progress,
+               file=sys.stderr, leave=False) if queue else None
+
+    def feed(w: _Worker) -> None:
+        if queue:
+            r = queue.pop(0)
+            w.send(make_task(r, runtime, scale, w.slot.device, git))
+            sel.register(w.proc.stdout, selectors.EVENT_READ, w)
+
+    try:
+        for w in workers:
+            feed(w)
+        while len(results) < len(runs):
+            for key, _ in sel.select():
+                w: _Worker = key.data
+                sel.unregister(key.fileobj)
+                line = w.proc.stdout.readline()
+                if line:
+                    res = json.loads(line)
+                else:  # the worker died (OOM, segfault, kill): its run failed, the slot gets a new worker
+                    res = {"run_key": w.task["run"]["run_key"], "status": "failed",
+                           "error": f"worker exited with {w.proc.wait()}"}
+                    workers[workers.index(w)] = w = _Worker(w.slot)
+                res["slot"] = w.slot.name
+                res["series"] = by_key[res["run_key"]].series
+                results.append(res)
+                if bar:
+                    bar.update(1)
+                feed(w)
+    finally:
+        for w in workers:
+            w.close()
+        if bar:
+            bar.close()
+    return results
+
+
+def run_submitit(runs: list[RunSpec], runtime: dict, scale: str, git: dict, local: bool) -> list[dict]:
+    """Submit each run as a submitit job (Slurm, or the local executor) and wait for all of them."""
+    try:
+        import submitit
+    except ImportError:
+        raise RuntimeError("launcher=slurm needs the slurm extra: pip install -e '.[slurm]'") from None
+    from repro.runner.worker import run_one
+
+    folder = Path(runtime["runs_dir"]) / "_submitit"
+    if local:
+        ex = submitit.LocalExecutor(folder=folder)
+        ex.update_parameters(timeout_min=int(runtime["slurm"]["timeout_min"]))
+        device = "cpu"
+    else:
+        s = runtime["slurm"]
+        ex = submitit.AutoExecutor(folder=folder)
+        ex.update_parameters(timeout_min=int(s["timeout_min"]), gpus_per_node=int(s["gpus_per_node"]),
+                             cpus_per_task=int(s["cpus_per_task"]), mem_gb=int(s["mem_gb"]),
+                             **({"slurm_partition": s["partition"]} if s.get("partition") else {}))
+        device = None   # the node decides: cuda if it has one
+    tasks = [make_task(r, runtime, scale, device, git) for r in sorted(runs, key=lambda r: -r.cost)]
+    jobs = [ex.submit(run_one, t) for t in tasks]
+    results = []
+    for job, t in zip(jobs, tasks):
+        try:
+            res = job.result()
+        except Exception as e:  # the job itself failed (preempted, timed out)
+            res = {"run_key": t["run"]["run_key"], "status": "failed", "error": str(e).splitlines()[0]}
+        res.update(slot=f"submitit:{job.job_id}", series=t["run"]["series"])
+        results.append(res)
+    return results

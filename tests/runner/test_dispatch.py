@@ -1,0 +1,47 @@
+"""Slot planning and per-worker CUDA_VISIBLE_DEVICES, without a GPU; the submitit local path."""
+import json
+import os
+
+import pandas as pd
+import pytest
+
+from repro.runner.dispatch import Slot, _Worker, plan_slots
+
+
+def test_plan_slots():
+    assert [s.name for s in plan_slots("auto", 1, cuda_count=0, cpu_count=2)] == ["cpu:0"]
+    s = plan_slots("auto", 2, cuda_count=2, cpu_count=16)
+    assert [(x.device, x.cuda_visible) for x in s] == [("cuda", "0"), ("cuda", "0"), ("cuda", "1"), ("cuda", "1")]
+    assert all(x.threads == 4 for x in s)
+    assert [x.cuda_visible for x in plan_slots([1], 3, cuda_count=2)] == ["1", "1", "1"]
+    assert all(x.cuda_visible == "" and x.threads == 1 for x in plan_slots("cpu", 2, cuda_count=4, cpu_count=2))
+    with pytest.raises(ValueError, match="not available"):
+        plan_slots([2], 1, cuda_count=2)
+
+
+def test_each_worker_sees_its_own_device(toy_root, tmp_path):
+    """A worker started for the slot of GPU 1 sees CUDA_VISIBLE_DEVICES=1 (the toy experiment reports it)."""
+    task = {"run": {"paper": "toy", "fig": "1", "panel": "quad", "series": "sgd", "kind": "experiment",
+                    "experiment": "toy.noisy_quadratic", "params": {"T": 2, "chains": 4, "lr": 0.5},
+                    "swept": {}, "seed": 0, "data": "synthetic", "run_key": "k", "cost": 1},
+            "run_dir": str(tmp_path / "k"), "scale": "tiny", "device": "cpu", "git": {}}
+    for visible in ("1", "0"):
+        w = _Worker(Slot(f"cuda{visible}:0", "cpu", visible, 1))
+        w.send(task)
+        res = json.loads(w.proc.stdout.readline())
+        w.close()
+        assert res["status"] == "done", res
+        df = pd.read_csv(tmp_path / "k" / "metrics.csv")
+        assert df.loc[df["metric"] == "cuda_visible_devices", "value"].item() == float(visible)
+        prov = json.loads((tmp_path / "k" / "provenance.json").read_text())
+        assert prov["cuda_visible_devices"] == visible and prov["torch_threads"] == 1
+
+
+def test_submitit_local_launcher(toy_root):
+    pytest.importorskip("submitit")
+    from repro.cli import main
+    assert main(["run", "paper=toy", "fig=1", "launcher=submitit_local"]) == 0
+    df = pd.read_csv(toy_root / "results/toy/fig1_tiny.csv")
+    assert len(df[df["kind"] == "experiment"]["run_key"].unique()) == 4
+    assert len(list((toy_root / "runs/toy/fig1").glob("*/DONE"))) == 6
+    assert os.path.isdir(toy_root / "runs/_submitit")

@@ -1,0 +1,30 @@
+"""A toy experiment for the runner's own tests (registered through REPRO_PLUGINS): SGD on a noisy quadratic."""
+import os
+import time
+
+import torch
+
+from repro.experiments.registry import experiment
+
+
+@experiment("toy.noisy_quadratic")
+def noisy_quadratic(p, ctx):
+    g = ctx.generator("noise")
+    w = torch.zeros(p["chains"], dtype=torch.float64)
+    for t in range(1, p["T"] + 1):
+        w = w - p["lr"] * (w + torch.randn(w.shape, generator=g, dtype=torch.float64))
+        if p.get("blow_up_at") and t >= p["blow_up_at"]:
+            w = w * float("inf")
+        yield {"step": t, "metric": "var", "value": w.var().item()}
+        if p.get("delay_s"):
+            time.sleep(p["delay_s"])
+    if p.get("fail"):
+        raise RuntimeError("asked to fail")
+    yield {"metric": "cuda_visible_devices", "value": float(os.environ.get("CUDA_VISIBLE_DEVICES") or -1)}
+
+
+@experiment("toy.theory")
+def theory(p, ctx):
+    lr = p["lr"]
+    for t in range(1, p["T"] + 1):
+        yield {"step": t, "metric": "var", "value": lr / (2 - lr) * (1 - (1 - lr) ** (2 * t))}
