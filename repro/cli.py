@@ -119,12 +119,11 @@ def cmd_check(args: list[str]) -> int:
     from repro.runner.pipeline import check_figure
 
     picked, overrides, flags = _split(args)
-    bad = total = 0
-    for spec in _existing_specs(picked, overrides, flags):
-        res = check_figure(spec)
-        total += len(res)
-        bad += len(claims.gating_failures(res))
-    print(f"{total - bad} passed, {bad} failed")
+    res = [r for spec in _existing_specs(picked, overrides, flags) for r in check_figure(spec)]
+    bad = len(claims.gating_failures(res))
+    reported = sum(r.passed is False and not r.gate for r in res)
+    print(f"claims passed {sum(r.passed is True for r in res)}; gating failures {bad}; "
+          f"reported-only failures {reported}; not evaluated {sum(r.passed is None for r in res)}")
     return 1 if bad else 0
 
 

@@ -1,9 +1,10 @@
 """LaProp: Algorithm 1 of Ziyin, Wang & Ueda, "LaProp: Separating Momentum and Adaptivity in Adam",
 arXiv 2002.04839, as coded in the authors' `Z-T-WANG/LaProp-Optimizer/laprop.py` (HEAD a419916).
 
-Per element, with momentum mu (= beta1), adaptivity nu (= beta2), learning rate lr_t at step t:
+Per element, with momentum mu (= beta1), adaptivity nu (= beta2), learning rate lr_t (the group's lr, read at
+every step, so schedulers apply) and n, c_n, M, L all starting at 0:
 
-    n_t   = nu n_{t-1} + (1-nu) g_t^2                  second moment, m_0 = n_0 = 0
+    n_t   = nu n_{t-1} + (1-nu) g_t^2                  second moment
     c_n   = nu c_n + (1-nu)                             EMA of ones, i.e. 1 - nu^t
     g^_t  = g_t / (sqrt(n_t / c_n) + eps)               normalise first: eps outside the sqrt, after bias correction
     M_t   = mu M_{t-1} + (1-mu) lr_t g^_t               momentum of the normalised gradient, weighted by lr_t
@@ -32,6 +33,8 @@ Deviations from the authors' `laprop.py`:
     step is lr_t / L_t M_t = 0, as the formula says;
   - the algebra is grouped differently (addcdiv instead of g / denom then scale; multiply by 1 - wd instead of
     adding -wd x), so results agree to rounding, not bitwise;
+  - state keys say what they hold (below) instead of the authors' exp_avg / exp_avg_lr_1 / exp_avg_lr_2 /
+    exp_mean_avg_beta2, so their state_dicts do not load here;
   - a multi-tensor (`torch._foreach_*`) path; sparse gradients raise (as in the authors' code); no fused,
     capturable, differentiable or maximize variants.
 

@@ -73,6 +73,12 @@ def _index(root: str) -> dict[str, list[FigureEntry]]:
     return out
 
 
+def paper_names() -> list[str]:
+    """The ten papers in catalog order, then any other paper that has figure configs (plugins, tests)."""
+    idx = index()
+    return [*PAPERS, *(k for k in idx if k not in PAPERS)]
+
+
 def find(paper: str, fig: str | None) -> tuple[list[FigureEntry], str | None]:
     """Resolve `paper=P fig=N|alias` to figure entries and, for a panel alias, the panel name.
     fig=None means every figure of the paper."""

@@ -16,14 +16,20 @@ def multirun(entry: FigureEntry, overrides: list[str], panel: str | None) -> int
     from repro.runner.pipeline import run_figure
 
     select = f"+{entry.paper}={entry.name}"
-    first = [o.split(",")[0] if "=" in o and "[" not in o else o for o in overrides]
-    load_spec(entry, first, panel)   # fail fast, with one line, on a bad key before Hydra starts
+    for combo in _combinations(overrides):   # fail fast, with one line, on any bad key or value
+        load_spec(entry, combo, panel)
     codes: list[int] = []
 
     def task(cfg) -> None:
-        job_overrides = [o for o in HydraConfig.get().overrides.task if o != select]
+        hc = HydraConfig.get()
+        job_overrides = [o for o in hc.overrides.task if o != select]
         try:
-            results, _ = run_figure(resolve(cfg, job_overrides, panel))
+            spec = resolve(cfg, job_overrides, panel)
+            if not any(o.startswith("results_dir=") for o in overrides):
+                # each job's CSV and plot go beside its runs; results/ keeps the canonical configuration
+                name = ",".join(o for o in job_overrides if not o.startswith(("runs_dir=", "devices=", "slots_per")))
+                spec.runtime["results_dir"] = f"{spec.runtime['runs_dir']}/_multirun/{name.replace('/', '_') or hc.job.num}"
+            results, _ = run_figure(spec)
             codes.append(1 if any(r["status"] != "done" for r in results) else 0)
         except UserError as e:
             print(f"repro: {e}", file=sys.stderr)
@@ -37,3 +43,20 @@ def multirun(entry: FigureEntry, overrides: list[str], panel: str | None) -> int
     finally:
         sys.argv = argv
     return max(codes or [0])
+
+
+def _combinations(overrides: list[str], limit: int = 256) -> list[list[str]]:
+    """The overrides of every job a multirun will launch (Hydra's basic sweeper: the cartesian product)."""
+    import itertools
+
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from repro.runner.compose import override_keys
+
+    override_keys(overrides)   # a syntax error becomes one line
+    choices = []
+    for o in OverridesParser.create().parse_overrides(overrides):
+        key = o.get_key_element()
+        values = list(o.sweep_string_iterator()) if o.is_sweep_override() else [o.get_value_element_as_str()]
+        choices.append([f"{key}={v}" for v in values])
+    return [list(c) for c in itertools.islice(itertools.product(*choices), limit)]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from repro.runner.collect import results_path
 from repro.runner.compose import resolve_panels, spec_hash
-from repro.runner.figures import PAPERS, FigureEntry, index, project_root
+from repro.runner.figures import FigureEntry, index, paper_names, project_root
 
 
 def figure_status(entry: FigureEntry, scale: str, results_dir: Path | None = None) -> str:
@@ -42,7 +42,7 @@ def _tags(entry: FigureEntry) -> str:
 def list_lines(paper: str | None = None) -> list[str]:
     idx = index()
     lines = []
-    for p in ([*PAPERS, *(k for k in idx if k not in PAPERS)] if paper is None else [paper]):
+    for p in (paper_names() if paper is None else [paper]):
         figs = idx.get(p, [])
         lines.append(f"{p}  ({len(figs)} figures)" if figs else f"{p}  (no figure configs yet)")
         for e in figs:
@@ -62,7 +62,7 @@ def status_grid() -> str:
     letters = {"done": "D", "stale": "s", "missing": ".", "failed": "F", "skip": "-"}
     width = max([len(e.fig) for figs in idx.values() for e in figs] + [2])
     out = ["status per figure as tiny/full  (D done, s stale, . missing, F failed, - skipped)"]
-    for p in [*PAPERS, *(k for k in idx if k not in PAPERS)]:
+    for p in paper_names():
         cells = [f"{e.fig}:{letters[figure_status(e, 'tiny')]}{letters[figure_status(e, 'full')]}".ljust(width + 4)
                  for e in idx.get(p, [])]
         out.append(f"{p:<16} " + (" ".join(cells) if cells else "(none)"))

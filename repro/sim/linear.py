@@ -261,29 +261,29 @@ class SubsetSampler:
     def __call__(self, generator: torch.Generator) -> Tensor:
         """[rows, size] int64 indices; each row is a uniformly random subset in random order."""
         n_slots = self.rows * self.size
-        cells = torch.empty(n_slots, dtype=torch.long, device=self.marks.device)
         pending = None                                   # slots still to fill; None = all of them
         offset = self.slot_offset
         while True:
             count = n_slots if pending is None else pending.numel()
-            draw = torch.randint(self.n, (count,), generator=generator, device=self.marks.device) + offset
-            self.marks.scatter_add_(0, draw, self.one.expand(count))
-            hits = self.marks.gather(0, draw)
+            value = torch.randint(self.n, (count,), generator=generator, device=self.marks.device)
+            cell = value + offset                        # (row, value) cell of the mark table
+            self.marks.scatter_add_(0, cell, self.one.expand(count))
+            hits = self.marks.gather(0, cell)
             ok = hits == 1
             # Every draw of one cell reads the same `hits`, so these writes agree within a cell: accepted
             # cells (old or new) end at ACCEPTED, cells hit only by rejected new draws return to 0.
-            self.marks.index_put_((draw,), torch.where(ok | (hits > self.ACCEPTED), self.accepted, self.empty))
+            self.marks.scatter_(0, cell, torch.where(ok | (hits > self.ACCEPTED), self.accepted, self.empty))
             if pending is None:
-                cells.copy_(draw)
+                values = value
                 pending = (~ok).nonzero().squeeze(1)
             else:
-                cells.index_copy_(0, pending[ok], draw[ok])
+                values.index_copy_(0, pending[ok], value[ok])
                 pending = pending[~ok]
             if pending.numel() == 0:
                 break
             offset = self.slot_offset[pending]
-        self.marks.index_fill_(0, cells, 0)
-        return (cells - self.slot_offset).view(self.rows, self.size)
+        self.marks.scatter_(0, values + self.slot_offset, 0)
+        return values.view(self.rows, self.size)
 
 
 def simulate_minibatch_regression(data: RegressionData, opt: Optimizer, batch_size: int, steps: int,
@@ -306,7 +306,7 @@ def simulate_minibatch_regression(data: RegressionData, opt: Optimizer, batch_si
         def gradient(delta: Tensor) -> Tensor:
             x = torch.randn(runs, batch_size, D, generator=generator, dtype=dtype, device=device) * x_std
             eps = torch.randn(runs, batch_size, generator=generator, dtype=dtype, device=device)
-            residual = (x * delta.unsqueeze(1)).sum(-1) - data.noise_std * eps
+            residual = torch.bmm(x, delta.unsqueeze(2)).squeeze(2) - data.noise_std * eps
             return (x * residual.unsqueeze(-1)).mean(1)
     else:
         X = data.X.double()

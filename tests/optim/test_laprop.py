@@ -185,14 +185,14 @@ def test_centered_amsgrad_tracks_the_max_from_step_11(foreach):
     x = torch.zeros(2, dtype=F64, requires_grad=True)
     opt = LaProp([x, torch.zeros(1, dtype=F64, requires_grad=True)], lr=lr, betas=(0.0, nu), eps=0.0,
                  centered=True, amsgrad=True, foreach=foreach)
-    c_n = lambda t: 1 - nu**t  # noqa: E731
-    d_11 = c_n(11) * (1 - c_n(11))
+    c_n = [1 - nu**t for t in range(16)]
+    d_11 = c_n[11] * (1 - c_n[11])
     for t in range(1, 16):
         before = x.detach().clone()
         for p in opt.param_groups[0]["params"]:
             p.grad = torch.ones_like(p)
         opt.step()
-        expected = lr if t <= 10 else lr / math.sqrt(d_11 / c_n(t))
+        expected = lr if t <= 10 else lr / math.sqrt(d_11 / c_n[t])
         torch.testing.assert_close((before - x.detach()), torch.full((2,), expected, dtype=F64), rtol=1e-10, atol=0)
 
 
@@ -219,9 +219,9 @@ def test_weight_decay_modes(foreach):
     lr, wd = 0.1, 0.2
     x0 = torch.randn(4, dtype=F64)
     zero = [torch.zeros(4, dtype=F64)] * 5  # g = 0 normalises to 0: only the decay moves x
-    decay = lambda mode: run_laprop(x0, zero, [lr] * 5, weight_decay=wd, weight_decay_mode=mode, foreach=foreach)  # noqa: E731
-    torch.testing.assert_close(decay("decoupled_no_lr")[-1], x0 * (1 - wd) ** 5, rtol=1e-14, atol=0)
-    torch.testing.assert_close(decay("decoupled_lr")[-1], x0 * (1 - wd * lr) ** 5, rtol=1e-14, atol=0)
+    for mode, factor in (("decoupled_no_lr", 1 - wd), ("decoupled_lr", 1 - wd * lr)):
+        decayed = run_laprop(x0, zero, [lr] * 5, weight_decay=wd, weight_decay_mode=mode, foreach=foreach)
+        torch.testing.assert_close(decayed[-1], x0 * factor**5, rtol=1e-14, atol=0)
     # Order: no_lr decays after the step, lr decays before it.
     g = random_grads((4,), 1, seed=9)
     step = dict(weight_decay=wd, eps=0.0, foreach=foreach)  # eps = 0: the first step is exactly lr sign(g)

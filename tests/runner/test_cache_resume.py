@@ -1,4 +1,6 @@
 """Run store: finished runs are skipped, a killed sweep resumes to the same CSV, semantic keys rerun, devices don't."""
+import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -38,13 +40,12 @@ def test_killed_sweep_resumes_to_the_same_csv(toy_root, repro_cmd):
     ref = ["runs_dir=ref_runs", "results_dir=ref_results"]
     assert subprocess.run(repro_cmd("run", "paper=toy", "fig=1", *slow, *ref), capture_output=True).returncode == 0
     proc = subprocess.Popen(repro_cmd("run", "paper=toy", "fig=1", *slow), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 60
     while len(_done(toy_root)) < 2 and time.time() < deadline:
         time.sleep(0.05)
-    proc.kill()
+    os.killpg(proc.pid, signal.SIGKILL)   # the whole sweep: the CLI and its worker, mid-run
     proc.wait()
-    subprocess.run(["pkill", "-f", "repro.runner.worker"], check=False)   # the orphaned worker, if any
     n_done = len(_done(toy_root))
     assert 2 <= n_done < 6, n_done
     out = subprocess.run(repro_cmd("run", "paper=toy", "fig=1", *slow), capture_output=True, text=True)
