@@ -76,3 +76,24 @@ def noisy_rosenbrock(p, ctx):
                 yield {"metric": "max_step", "value": max_step[i, j, c], **cell}
                 for t, loss in curve:
                     yield {"step": t, "metric": "loss", "value": loss[i, j, c].item(), **cell}
+
+
+@experiment("laprop.rosenbrock")
+def rosenbrock(p, ctx):
+    """fig=2: noisy Rosenbrock, one (optimizer, noise, sigma) per run; every nu x chain (= seed, as a batch
+    dimension) advances as one tensor through repro/sim/rosenbrock.py. Rows: per nu and chain the final loss and
+    max_t |dx_t| / lr; per nu the median loss over chains every `record_every` steps (metric median_loss). Every
+    row records the optimizer's eps (each optimizer's own default: the catalog leaves eps unspecified)."""
+    mus = torch.tensor([p["mu"]], dtype=torch.float64)[:, None]
+    nus = torch.tensor(p["nus"], dtype=torch.float64)[None, :]
+    final, max_step, curve = run_noisy_rosenbrock(
+        p["optimizer"], mus, nus, chains=p["chains"], T=p["T"], lr=p["lr"], eps=p["eps"], noise=p["noise"],
+        sigma=p["sigma"], generator=ctx.generator("noise"), record_every=p["record_every"], device=ctx.device)
+    final, max_step = final[0].cpu().numpy(), max_step[0].cpu().numpy()
+    for j, nu in enumerate(p["nus"]):
+        cell = {"optimizer": p["optimizer"], "eps": p["eps"], "mu": p["mu"], "nu": nu}
+        for c in range(p["chains"]):
+            yield {"metric": "final_loss", "value": final[j, c], "chain": c, **cell}
+            yield {"metric": "max_step", "value": max_step[j, c], "chain": c, **cell}
+        for t, loss in curve:
+            yield {"step": t, "metric": "median_loss", "value": loss[0, j].median().item(), **cell}

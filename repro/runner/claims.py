@@ -59,9 +59,9 @@ def select(df: pd.DataFrame, sel: dict) -> pd.DataFrame:
                  and out[c].notna().any()]
         keys = [out[c].astype(str) for c in curve]
         if step == "last":
-            out = out[out["step"] == out.groupby(keys)["step"].transform("max")]
+            out = out[out["step"] == out.groupby(keys, dropna=False)["step"].transform("max")]
         elif step == "first":
-            out = out[out["step"] == out.groupby(keys)["step"].transform("min")]
+            out = out[out["step"] == out.groupby(keys, dropna=False)["step"].transform("min")]
         else:
             out = out[out["step"] == float(step)]
     if sel.get("where"):
@@ -149,7 +149,7 @@ def _describe(frame: pd.DataFrame, ok: np.ndarray, on: list[str], passed: bool) 
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = frame["left"] / frame["right"]
         parts.append(f"left/right in [{_fmt(ratio.min())}, {_fmt(ratio.max())}], "
-                     f"max |left/right - 1| = {_fmt((ratio - 1).abs().max())}")
+                     f"max abs(left/right - 1) = {_fmt((ratio - 1).abs().max())}")
     return ", ".join(parts)
 
 

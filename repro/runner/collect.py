@@ -33,14 +33,14 @@ def _mark_diverged(df: pd.DataFrame, curve_cols: list[str]) -> pd.Series:
     order = df.sort_values("step", kind="stable", na_position="first").index
     s = pd.Series(bad, index=df.index).loc[order]
     keys = [df.loc[order, c].astype(str) for c in curve_cols]
-    return s.groupby(keys, sort=False).cummax().reindex(df.index) if keys else s.cummax().reindex(df.index)
+    return s.groupby(keys, sort=False, dropna=False).cummax().reindex(df.index) if keys else s.cummax().reindex(df.index)
 
 
 def _downsample(df: pd.DataFrame, curve_cols: list[str], max_points: int) -> pd.DataFrame:
     if not max_points or df["step"].isna().all():
         return df
     keep = []
-    for _, g in df.groupby([df[c].astype(str) for c in curve_cols], sort=False):
+    for _, g in df.groupby([df[c].astype(str) for c in curve_cols], sort=False, dropna=False):
         steps = np.sort(g["step"].dropna().unique())
         if len(steps) > max_points:
             idx = np.unique(np.round(np.geomspace(1, len(steps), max_points)).astype(int) - 1)

@@ -34,6 +34,7 @@ def is_done(runs_dir, run: RunSpec) -> bool:
 def atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.fchmod(fd, 0o644)   # mkstemp's 0600 would make results unreadable to others
     with os.fdopen(fd, "w") as f:
         f.write(text)
         f.flush()

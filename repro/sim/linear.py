@@ -274,15 +274,17 @@ class SubsetSampler:
             # cells (old or new) end at ACCEPTED, cells hit only by rejected new draws return to 0.
             self.marks.scatter_(0, cell, torch.where(ok | (hits > self.ACCEPTED), self.accepted, self.empty))
             if pending is None:
-                values = value
+                values, cells = value, cell
                 pending = (~ok).nonzero().squeeze(1)
             else:
-                values.index_copy_(0, pending[ok], value[ok])
+                accepted = pending[ok]
+                values.index_copy_(0, accepted, value[ok])
+                cells.index_copy_(0, accepted, cell[ok])
                 pending = pending[~ok]
             if pending.numel() == 0:
                 break
             offset = self.slot_offset[pending]
-        self.marks.scatter_(0, values + self.slot_offset, 0)
+        self.marks.scatter_(0, cells, 0)
         return values.view(self.rows, self.size)
 
 

@@ -46,3 +46,18 @@ def test_seed_streams_are_shared_across_series_and_distinct_across_names():
     a, b = RunContext(seed=3), RunContext(seed=3)
     assert a.seed_for("data") == b.seed_for("data") != a.seed_for("init")
     assert RunContext(seed=4).seed_for("data") != a.seed_for("data")
+
+
+def test_downsample_keeps_summary_rows_and_curves_with_missing_labels():
+    """Curves whose label columns are partly missing (theory rows have no seed) survive downsampling."""
+    from repro.runner.collect import _downsample
+    rows = [{"series": "exp", "seed": 0, "metric": "loss", "step": t, "value": 1.0 / t} for t in range(1, 401)]
+    rows += [{"series": "theory", "seed": np.nan, "metric": "loss", "step": t, "value": 1.0 / t} for t in range(1, 401)]
+    rows += [{"series": "theory", "seed": np.nan, "metric": "total", "step": np.nan, "value": 6.0}]
+    df = pd.DataFrame(rows)
+    df["diverged"] = False
+    out = _downsample(df, ["series", "seed", "metric"], 50)
+    for series in ("exp", "theory"):
+        steps = out[(out["series"] == series) & (out["metric"] == "loss")]["step"]
+        assert 40 <= len(steps) <= 50 and steps.min() == 1 and steps.max() == 400
+    assert len(out[out["metric"] == "total"]) == 1

@@ -1,0 +1,42 @@
+"""Custom axes for the LaProp figures (catalog laprop.md): fn(ax, rows, entry), see repro/plotting/figure.py."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from repro.plotting.registry import plot
+
+MARKERS = "osD^v<>"
+
+
+@plot("laprop.categorical")
+def categorical(ax, rows, e):
+    """`value` (aggregated with `agg`, median by default, min-max band over the rest) against a categorical `x`
+    (equally spaced ticks, so that sigma = 0 sits next to 0.1 on a log-like axis), one line per series x `hue`.
+    Series are told apart by marker and `styles`, hue values by colour."""
+    x, hue, agg = e["x"], e.get("hue"), e.get("agg", "median")
+    if not len(rows):
+        return
+    xs = sorted(rows[x].dropna().unique())
+    pos = {v: i for i, v in enumerate(xs)}
+    hue_vals = sorted(rows[hue].dropna().unique()) if hue else [None]
+    cmap = plt.get_cmap(e.get("cmap", "viridis"))
+    series_order = e.get("series") or list(dict.fromkeys(rows["series"]))
+    for si, series in enumerate(series_order):
+        srows = rows[rows["series"] == series]
+        for hi, hv in enumerate(hue_vals):
+            g = srows if hv is None else srows[srows[hue] == hv]
+            if not len(g):
+                continue
+            stats = g.groupby(x)["value"].agg([agg, "min", "max"]).sort_index()
+            px = np.array([pos[v] for v in stats.index], dtype=float)
+            style = {"color": cmap(hi / max(1, len(hue_vals) - 1) * 0.9), "marker": MARKERS[si % len(MARKERS)],
+                     "ms": 4, "lw": 1.2, **e.get("styles", {}).get(series, {})}
+            label = series + (f" {hue}={hv:g}" if hv is not None else "")
+            ax.plot(px, stats[agg], label=label, **style)
+            if e.get("band", True):
+                ax.fill_between(px, stats["min"], stats["max"], color=style["color"], alpha=0.08, lw=0)
+    ax.set_xticks(range(len(xs)), [f"{v:g}" for v in xs])
+    if e.get("hline") is not None:
+        ax.axhline(e["hline"], color="grey", lw=0.8, ls=":")
+    ax.legend(fontsize=5.5, ncol=e.get("legend_cols", 1))
