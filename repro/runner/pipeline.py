@@ -50,9 +50,13 @@ def run_figure(spec: FigureSpec, progress: bool = True) -> tuple[list[dict], lis
                 results = dispatch.run_submitit(unique, rt, spec.scale, git, local=rt["launcher"] == "submitit_local")
         out = collect(spec, runs, rt["runs_dir"], rt["results_dir"])
     failed = [r for r in results if r["status"] != "done"]
-    for r in failed:
-        print(f"  FAILED run {r['run_key']} ({r.get('series')}): {r.get('error')}  "
-              f"[see {run_dir(rt['runs_dir'], next(x for x in runs if x.run_key == r['run_key']))}/FAILED]",
+    by_error: dict[str, list[dict]] = {}
+    for r in failed:   # one line per distinct error (a missing data file fails every run the same way)
+        by_error.setdefault(r.get("error", "?"), []).append(r)
+    for error, rs in by_error.items():
+        where = run_dir(rt["runs_dir"], next(x for x in runs if x.run_key == rs[0]["run_key"]))
+        more = f" and {len(rs) - 1} more run(s)" if len(rs) > 1 else ""
+        print(f"  FAILED run {rs[0]['run_key']} ({rs[0].get('series')}){more}: {error}  [see {where}/FAILED]",
               file=sys.stderr)
     print(f"{spec.paper} fig{spec.fig} [{spec.scale}]: {len(runs)} runs, {len(unique)} ran, {len(failed)} failed "
           f"-> {out}")

@@ -62,7 +62,19 @@ def test_failed_run_is_recorded_and_sweep_goes_on(toy_root, capsys):
     code = main(["run", "paper=toy", "fig=1", "panels.quad.params.fail=true"])
     assert code == 1
     err = capsys.readouterr().err
-    assert "FAILED run" in err and "asked to fail" in err
+    assert err.count("FAILED run") == 1 and "and 3 more run(s): RuntimeError: asked to fail" in err
     failed = list((toy_root / "runs/toy/fig1").glob("*/FAILED"))
     assert len(failed) == 4 and "RuntimeError: asked to fail" in failed[0].read_text()
     assert len(_done(toy_root)) == 2   # the theory runs finished anyway
+
+
+def test_two_concurrent_runs_of_one_figure_do_not_corrupt_anything(toy_root, repro_cmd):
+    args = repro_cmd("run", "paper=toy", "fig=1", "panels.quad.params.delay_s=0.005")
+    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    ran = sorted(int(o.split("runs, ")[1].split(" ran")[0]) for o, _ in outs)
+    assert ran == [0, 6]                 # the second waited for the lock, then found everything done
+    assert len(_done(toy_root)) == 6
+    df = _csv(toy_root)
+    assert df.groupby(["series", "lr", "seed"], dropna=False).size().loc["sgd"].eq(51).all()
