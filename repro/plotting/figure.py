@@ -8,7 +8,7 @@ Axes kinds (the entry's `kind`):
   heatmap  `value` over the (x, y) grid for one series, with an optional guide curve `guide: {y: expr-in-x}`.
   hist     a density histogram of `value`, with optional theory rows drawn as a line.
   custom   `fn: name` from repro.plotting.registry, called as fn(ax, rows, entry).
-Common keys: metric, series (list), where (pandas query), title, xlabel, ylabel, logx, logy, xlim, ylim.
+Common keys: metric, series (list), where (pandas query), title, xlabel, ylabel, logx, logy, xlim, ylim, vlines.
 """
 from __future__ import annotations
 
@@ -124,6 +124,8 @@ def draw(df: pd.DataFrame, title: str, panels: dict, out_paths: list) -> None:
             ax.set_xscale("log")
         if e.get("logy"):
             ax.set_yscale("log")
+        for v in e.get("vlines", []):   # e.g. a predicted divergence
+            ax.axvline(v, color="grey", ls=":", lw=1)
         if e.get("xlim"):
             ax.set_xlim(*e["xlim"])
         if e.get("ylim"):

@@ -67,6 +67,8 @@ def run_rows(runs_dir, run: RunSpec, scale: str) -> pd.DataFrame:
     for k, v in {**labels, **run.swept}.items():
         if k not in df.columns:
             df[k] = v
+        elif v is not None:   # an experiment may label some rows itself (e.g. a fitted curve's series)
+            df[k] = df[k].where(df[k].notna(), v)
     if "step" not in df.columns:
         df["step"] = np.nan
     return df

@@ -19,7 +19,7 @@ from repro.runner.figures import FigureEntry, UserError, conf_dir
 SCALES = ("tiny", "full")
 PRECISIONS = ("fp32", "bf16", "fp16")
 LAUNCHERS = ("local", "slurm", "submitit_local")
-RUNTIME_KEYS = ("scale", "panel", "devices", "slots_per_device", "precision", "launcher", "slurm", "data_dir",
+RUNTIME_KEYS = ("scale", "panel", "devices", "slots_per_device", "threads", "precision", "launcher", "slurm", "data_dir",
                 "runs_dir", "results_dir", "force", "plot", "check")
 
 

@@ -30,7 +30,9 @@ class Slot:
     threads: int
 
 
-def plan_slots(devices, slots_per_device: int, cuda_count: int, cpu_count: int | None = None) -> list[Slot]:
+def plan_slots(devices, slots_per_device: int, cuda_count: int, cpu_count: int | None = None,
+               threads: int | None = None) -> list[Slot]:
+    """Slots for the devices; each worker gets `threads` torch threads (default: the cores shared out)."""
     cpu_count = cpu_count or os.cpu_count() or 1
     if devices == "auto":
         devices = list(range(cuda_count)) if cuda_count else "cpu"
@@ -38,13 +40,13 @@ def plan_slots(devices, slots_per_device: int, cuda_count: int, cpu_count: int |
         devices = [devices]
     slots_per_device = max(1, int(slots_per_device))
     if devices == "cpu":
-        threads = max(1, cpu_count // slots_per_device)
+        threads = threads or max(1, cpu_count // slots_per_device)
         return [Slot(f"cpu:{i}", "cpu", "", threads) for i in range(slots_per_device)]
     bad = [d for d in devices if not 0 <= d < cuda_count]
     if bad:
         raise ValueError(f"devices {bad} not available: this machine has {cuda_count} CUDA device(s)")
     n = len(devices) * slots_per_device
-    threads = max(1, cpu_count // n)
+    threads = threads or max(1, cpu_count // n)
     return [Slot(f"cuda{d}:{i}", "cuda", str(d), threads) for d in devices for i in range(slots_per_device)]
 
 

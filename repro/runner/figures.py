@@ -64,7 +64,10 @@ def _index(root: str) -> dict[str, list[FigureEntry]]:
     for paper_dir in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(("_", "hydra"))):
         entries = []
         for f in paper_dir.glob("fig*.yaml"):
-            cfg = OmegaConf.to_container(OmegaConf.load(f), resolve=False)
+            try:
+                cfg = OmegaConf.to_container(OmegaConf.load(f), resolve=False)
+            except Exception as e:  # a broken file is named in one line, not a parser traceback
+                raise UserError(f"cannot read {f}: {' '.join(str(e).split())}") from None
             entries.append(FigureEntry(paper=str(cfg["paper"]), fig=str(cfg["fig"]), file=f,
                                        title=str(cfg.get("title", "")), panels=tuple(cfg.get("panels", {})),
                                        meta=cfg))

@@ -59,6 +59,8 @@ def _cost(expr: str | None, params: dict) -> float:
 def expand(spec: FigureSpec, version_of=lambda name: 1) -> list[RunSpec]:
     runs: list[RunSpec] = []
     for alias, panel in spec.panels.items():
+        if panel.get("skip"):   # listed with its reason by `repro list`, never run
+            continue
         series_map = panel.get("series") or {"experiment": {}}
         for series, s in series_map.items():
             s = s or {}

@@ -99,8 +99,8 @@ def cor1_cov(K, C, lr, mu=0.0) -> np.ndarray:
 
 
 def continuous_cov(K, C, lr, mu=0.0) -> np.ndarray:
-    """Continuous-time Σ_c = λ/(2(1−μ)) K⁻¹C (Mandt et al. 2017); also the 'earlier' Σ of Table 1 for SGD
-    and SGDM."""
+    """Continuous-time Σ_c = λ/(2(1−μ)) K⁻¹C (Mandt et al. 2017; the solution of ΣK + KΣ = λC/(1−μ) when
+    [C, K] = 0); also the 'earlier' Σ of Table 1 for SGD and SGDM."""
     return lr / (2 * (1 - mu)) * np.linalg.solve(_mat(K), _mat(C))
 
 
@@ -295,7 +295,7 @@ def qhm_train_loss_earlier(K, C, lr, mu, nu) -> float:
 
 
 def qhm_cov_earlier(K, C, lr) -> np.ndarray:
-    """Leading order of the QHM Σ: λ/2 K⁻¹C. The catalog's Table 1 transcribes λ/(2(1−μ)) K⁻¹C, which
+    """Leading order of the QHM Σ when [C, K] = 0: λ/2 K⁻¹C. The catalog's Table 1 transcribes λ/(2(1−μ)) K⁻¹C, which
     contradicts both its own L_train row (λ/4 Tr C at leading order) and the Lyapunov solution of the
     update with m_t = μ m_{t−1} + (1−μ) g_t; the form consistent with both is used."""
     return lr / 2 * np.linalg.solve(_mat(K), _mat(C))

@@ -15,6 +15,7 @@ def test_plan_slots():
     assert all(x.threads == 4 for x in s)
     assert [x.cuda_visible for x in plan_slots([1], 3, cuda_count=2)] == ["1", "1", "1"]
     assert all(x.cuda_visible == "" and x.threads == 1 for x in plan_slots("cpu", 2, cuda_count=4, cpu_count=2))
+    assert all(x.threads == 1 for x in plan_slots("cpu", 1, cuda_count=0, cpu_count=8, threads=1))
     with pytest.raises(ValueError, match="not available"):
         plan_slots([2], 1, cuda_count=2)
 
