@@ -44,3 +44,17 @@ def test_multirun_sweeps_overrides(toy_root, capsys):
         assert df["step"].max() == t
     assert not (toy_root / "results").exists()      # results/ keeps the canonical configuration only
     assert main(["run", "paper=toy", "fig=1", "-m", "panels.quad.params.T=10,abc"]) == 2
+
+
+def test_skipped_entry_is_listed_with_its_reason_and_never_run(toy_root, capsys):
+    (toy_root / "conf/toy/fig2.yaml").write_text(
+        "# @package _global_\npaper: toy\nfig: 2\ntitle: borrowed\npanels:\n"
+        "  borrowed:\n    provenance: paper\n    skip: copied from another paper\n")
+    from repro.runner import figures
+    figures._index.cache_clear()
+    assert main(["list", "paper=toy"]) == 0
+    out = capsys.readouterr().out
+    assert "skip: borrowed: copied from another paper" in out and "tiny: skip" in out
+    assert main(["run", "paper=toy", "fig=2"]) == 0
+    assert "skipped: copied from another paper" in capsys.readouterr().out
+    assert not (toy_root / "results/toy/fig2_tiny.csv").exists()

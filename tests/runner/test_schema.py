@@ -61,3 +61,16 @@ def test_downsample_keeps_summary_rows_and_curves_with_missing_labels():
         steps = out[(out["series"] == series) & (out["metric"] == "loss")]["step"]
         assert 40 <= len(steps) <= 50 and steps.min() == 1 and steps.max() == 400
     assert len(out[out["metric"] == "total"]) == 1
+
+
+def test_precision_is_fp32_on_cpu_and_autocast_follows_precision():
+    import torch
+
+    from repro.runner.context import RunContext
+    cpu = RunContext(seed=0, precision="bf16", device="cpu")
+    assert cpu.precision == "fp32" and cpu.autocast_dtype is None and not cpu.grad_scaler().is_enabled()
+    with cpu.autocast():
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
+    ctx = RunContext(seed=0, precision="fp32")
+    ctx.precision = "bf16"   # what a CUDA worker gets: autocast to bf16, no scaler (fp16 only)
+    assert ctx.autocast_dtype is torch.bfloat16 and not ctx.grad_scaler().is_enabled()
