@@ -48,6 +48,11 @@ def _scatter_rows(stats, p, Sigmas: dict):
     for c in range(min(p.get("scatter_points", 0), len(final))):
         yield {"metric": "w1", "value": final[c, 0].item(), "chain": c}
         yield {"metric": "w2", "value": final[c, 1].item(), "chain": c}
+    if p.get("crop"):   # the paper's plotting window [-crop, crop]^2: second moments of the points inside it
+        inside = (final.abs() <= p["crop"]).all(1)
+        yield {"metric": "share_in_window", "value": inside.double().mean().item()}
+        for i, suffix in enumerate(_coords(final.shape[1])):
+            yield {"metric": f"var{suffix}_in_window", "value": (final[inside, i] ** 2).mean().item()}
     for name, Sigma in Sigmas.items():
         if np.all(np.isfinite(Sigma)):
             inv = torch.as_tensor(np.linalg.inv(Sigma))
@@ -105,6 +110,11 @@ def minibatch(p, ctx):
                                           sampling=p["sampling"])
     D = len(p["input_var"])
     yield from _variance_rows(stats, D)
+    threshold = 2 * p["S"] / (p["S"] + 2)   # exact (N -> inf) divergence of the second moment: lambda k = 2S/(S+2)
+    if lr * max(p["input_var"]) > threshold and p.get("mu", 0.0) == 0.0:
+        print(f"warning: lambda k_max = {lr * max(p['input_var']):.3g} > 2S/(S+2) = {threshold:.3g}: the stationary "
+              "second moment diverges (heavy tail); variances here are not stationary estimates")
+        yield {"metric": "heavy_tail_warning", "value": 1.0}
     if D == 2:
         K, C = np.diag(p["input_var"]), np.diag(p["input_var"]) / p["S"] * p["noise_std"] ** 2
         yield from _scatter_rows(stats, p, {"disc": theory.cor1_cov(K, C, lr, p.get("mu", 0.0)),

@@ -10,7 +10,6 @@ import copy
 import hashlib
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -165,7 +164,3 @@ def resolve(cfg: DictConfig, overrides: list[str], panel: str | None = None) -> 
 def load_spec(entry: FigureEntry, overrides: list[str] = (), panel: str | None = None) -> FigureSpec:
     overrides = list(overrides)
     return resolve(compose_config(entry, overrides), overrides, panel)
-
-
-def figure_yaml(path: Path) -> dict:
-    return OmegaConf.to_container(OmegaConf.load(path), resolve=False)

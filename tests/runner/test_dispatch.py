@@ -46,3 +46,13 @@ def test_submitit_local_launcher(toy_root):
     assert len(df[df["kind"] == "experiment"]["run_key"].unique()) == 4
     assert len(list((toy_root / "runs/toy/fig1").glob("*/DONE"))) == 6
     assert os.path.isdir(toy_root / "runs/_submitit")
+
+
+def test_multirun_through_hydra_submitit_launcher(toy_root):
+    """`-m hydra/launcher=submitit_local`: Hydra's own submitit launcher runs each job (as on Slurm)."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    from repro.cli import main
+    assert main(["run", "paper=toy", "fig=1", "-m", "hydra/launcher=submitit_local", "panels.quad.params.T=10,20"]) == 0
+    for t in (10, 20):
+        df = pd.read_csv(toy_root / f"runs/_multirun/panels.quad.params.T={t}/toy/fig1_tiny.csv")
+        assert df["step"].max() == t
