@@ -41,7 +41,7 @@ report: $(STAMP)  ## write results/README.md (gallery with claims)
 	repro report
 
 bench: $(STAMP)  ## run the benchmarks (ratios against in-process baselines)
-	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PYTHON) $$b || exit 1; done
+	@for b in benchmarks/*.py; do echo "== $$b"; $(PYTHON) $$b || exit 1; done
 
 clean:  ## remove the run store and tiny results
 	rm -rf runs results/*/*_tiny.*

@@ -86,7 +86,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (1, as the sgd_fluctuation figures run: these are many small ops)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     runs, steps = args.runs, args.steps
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32")
 

@@ -3,7 +3,7 @@
 torch optimizers take one (beta1, beta2) per parameter group, so a whole (mu, nu) grid x seeds would need one group
 per cell and a Python loop over groups every step. Here mu, nu, lr and eps are tensors broadcast against the
 state, and a grid of independent problems advances as one tensor. The recursions are those of repro/optim/adam.py
-(PyTorch's eps placement: lr sqrt(c_n)/c_m m / (sqrt(n) + eps)) and repro/optim/laprop.py (lr-weighted momentum,
+(its default eps placement, torch >= 1.3's: lr (m/c_m) / (sqrt(n/c_n) + eps)) and repro/optim/laprop.py (lr-weighted momentum,
 c_n as an EMA of ones, eps after bias correction), for a constant learning rate and no weight decay; tests check
 both against the optimizer classes.
 """

@@ -19,7 +19,7 @@ def categorical(ax, rows, e):
         return
     xs = sorted(rows[x].dropna().unique())
     pos = {v: i for i, v in enumerate(xs)}
-    hue_vals = sorted(rows[hue].dropna().unique()) if hue else [None]
+    hue_vals = list(dict.fromkeys(rows[hue].dropna())) if hue else [None]   # CSV order, as the line kind
     cmap = plt.get_cmap(e.get("cmap", "viridis"))
     series_order = e.get("series") or list(dict.fromkeys(rows["series"]))
     for si, series in enumerate(series_order):
@@ -40,3 +40,23 @@ def categorical(ax, rows, e):
     if e.get("hline") is not None:
         ax.axhline(e["hline"], color="grey", lw=0.8, ls=":")
     ax.legend(fontsize=5.5, ncol=e.get("legend_cols", 1))
+
+
+@plot("laprop.table")
+def table(ax, rows, e):
+    """A table of `value` per series: mean +- std over seeds (and n), e.g. final test accuracy (fig=T1)."""
+    ax.axis("off")
+    if not len(rows):
+        return
+    series_order = e.get("series") or list(dict.fromkeys(rows["series"]))
+    cells = []
+    for series in series_order:
+        v = rows[rows["series"] == series]["value"].to_numpy(dtype=float)
+        if len(v):
+            std = f" +- {np.std(v, ddof=1):.2f}" if len(v) > 1 else ""
+            cells.append([series, f"{np.mean(v):.2f}{std}", str(len(v)), ", ".join(f"{x:.2f}" for x in v)])
+    t = ax.table(cellText=cells, colLabels=[e.get("label", "series"), e.get("ylabel", "mean"), "seeds", "values"],
+                 loc="center", cellLoc="center")
+    t.auto_set_font_size(False)
+    t.set_fontsize(8)
+    t.scale(1, 1.6)

@@ -30,15 +30,20 @@ class Slot:
     threads: int
 
 
-def plan_slots(devices, slots_per_device: int, cuda_count: int, cpu_count: int | None = None,
-               threads: int | None = None) -> list[Slot]:
-    """Slots for the devices; each worker gets `threads` torch threads (default: the cores shared out)."""
+def plan_slots(devices, slots_per_device: int | None, cuda_count: int, cpu_count: int | None = None,
+               threads: int | None = None, tiny: bool = False) -> list[Slot]:
+    """Slots for the devices; each worker gets `threads` torch threads. Defaults: one slot per GPU; on the CPU
+    at tiny scale one single-threaded worker per core (tiny runs are many small tensor ops, which a second
+    thread slows down, most of all on a busy machine), else one worker with every core."""
     cpu_count = cpu_count or os.cpu_count() or 1
     if devices == "auto":
         devices = list(range(cuda_count)) if cuda_count else "cpu"
     if isinstance(devices, int):
         devices = [devices]
-    slots_per_device = max(1, int(slots_per_device))
+    if tiny and devices == "cpu":
+        threads = threads or 1
+        slots_per_device = slots_per_device or max(1, cpu_count // threads)
+    slots_per_device = max(1, int(slots_per_device or 1))
     if devices == "cpu":
         threads = threads or max(1, cpu_count // slots_per_device)
         return [Slot(f"cpu:{i}", "cpu", "", threads) for i in range(slots_per_device)]

@@ -45,7 +45,7 @@ def run_figure(spec: FigureSpec, progress: bool = True) -> tuple[list[dict], lis
             git = git_state(project_root())
             if rt["launcher"] == "local":
                 slots = dispatch.plan_slots(rt["devices"], rt["slots_per_device"], _cuda_count(),
-                                            threads=rt.get("threads"))
+                                            threads=rt.get("threads"), tiny=spec.scale == "tiny")
                 results = dispatch.run_local(unique, rt, spec.scale, git, slots, progress=progress)
             else:
                 results = dispatch.run_submitit(unique, rt, spec.scale, git, local=rt["launcher"] == "submitit_local")

@@ -16,6 +16,10 @@ def test_plan_slots():
     assert [x.cuda_visible for x in plan_slots([1], 3, cuda_count=2)] == ["1", "1", "1"]
     assert all(x.cuda_visible == "" and x.threads == 1 for x in plan_slots("cpu", 2, cuda_count=4, cpu_count=2))
     assert all(x.threads == 1 for x in plan_slots("cpu", 1, cuda_count=0, cpu_count=8, threads=1))
+    tiny = plan_slots("auto", None, cuda_count=0, cpu_count=2, tiny=True)
+    assert [(x.name, x.threads) for x in tiny] == [("cpu:0", 1), ("cpu:1", 1)]
+    assert [(x.name, x.threads) for x in plan_slots("auto", None, cuda_count=0, cpu_count=2)] == [("cpu:0", 2)]
+    assert len(plan_slots("auto", None, cuda_count=2, tiny=True)) == 2     # GPUs: one slot each
     with pytest.raises(ValueError, match="not available"):
         plan_slots([2], 1, cuda_count=2)
 
