@@ -1,0 +1,140 @@
+"""Custom axes for escape_rate: φ against B with the paper's and the derived references, the stationary density
+against L^(−φ), the first-passage power laws with their theory slopes, the exact/decoupled spectra and the noise
+strength against the loss. Each reads the rows of one panel only."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from repro.plotting.registry import plot
+
+
+def _colors(values, cmap="viridis"):
+    cm = plt.get_cmap(cmap)
+    values = list(values)
+    return {v: cm(i / max(1, len(values) - 1) * 0.9) for i, v in enumerate(values)}
+
+
+@plot("escape_rate.phi_vs_batch")
+def phi_vs_batch(ax, rows, e):
+    """φ̂ (log-hist: squares, moment: crosses) against B per η; the paper's φ = 1 + B/(ηh*) dashed, the derived
+    exact-moment prediction dotted and the Kesten tail exponent dash-dotted (thin)."""
+    sim = rows[rows["series"] == "sgd_phi"]
+    lrs = sorted(set(sim["lr"].dropna())) or sorted(set(rows["lr"].dropna()))
+    colors = _colors(lrs)
+    for lr in lrs:
+        col = colors[lr]
+        for metric, marker, label in (("phi_loghist", "s", f"SGD log-hist, eta={lr:g}"), ("phi_moment", "x", None)):
+            r = sim[(sim["lr"] == lr) & (sim["metric"] == metric)].sort_values("B")
+            ax.plot(r["B"], r["value"], ls="none", marker=marker, mfc="none", color=col, ms=5, label=label)
+        for series, style, label in (("theory_phi", dict(ls="--", lw=1.2), "1 + B/(eta h*)" if lr == lrs[0] else None),
+                                     ("exact_moment", dict(ls=":", lw=1.2), "exact discrete (moment)" if lr == lrs[0] else None),
+                                     ("kesten_tail", dict(ls="-.", lw=0.7, alpha=0.7), "Kesten tail" if lr == lrs[0] else None)):
+            r = rows[(rows["series"] == series) & (rows["metric"] == "phi") & (rows["lr"] == lr)].sort_values("B")
+            if len(r):
+                ax.plot(r["B"], r["value"], color=col, label=label, **style)
+    ax.legend(fontsize=6)
+
+
+@plot("escape_rate.stationary_density")
+def stationary_density(ax, rows, e):
+    """Histogram density of u = (θ−θ*)/a at η = e['lr'] per B (markers) against the normalised L^(−φ) of the
+    paper (lines)."""
+    r = rows[(rows["metric"] == "density") & np.isclose(rows["lr"], e["lr"])]
+    Bs = sorted(set(r["B"].dropna()))
+    colors = _colors(Bs, "plasma")
+    for B in Bs:
+        sim = r[(r["series"] == "sgd_phi") & (r["B"] == B)].sort_values("u")
+        sim = sim[sim["value"] > 0]
+        ax.plot(sim["u"], sim["value"], ls="none", marker="o", ms=2.5, color=colors[B], label=f"SGD B={B:g}")
+        th = r[(r["series"] == "theory_phi") & (r["B"] == B)].sort_values("u")
+        ax.plot(th["u"], th["value"], color=colors[B], lw=1)
+    positive = r[(r["series"] == "sgd_phi") & (r["value"] > 0)]["value"]
+    if len(positive) and "ylim" not in e:   # the sampled range, not the theory's far tail
+        ax.set_ylim(positive.min() / 5, positive.max() * 3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=6)
+
+
+@plot("escape_rate.first_passage")
+def first_passage(ax, rows, e):
+    """Mean t_p against c on log-log axes per d, with standard errors; dashed: the theory slope
+    B/(ηh*) + 1 − d/2 through the geometric centre of the points used in the fit; dotted: the SDE control."""
+    sim = rows[rows["series"] == "sgd_fpt"]
+    ds = sorted(set(sim["d"].dropna()))
+    colors = _colors(ds)
+    for d in ds:
+        s = sim[sim["d"] == d]
+        tp = s[s["metric"] == "t_p"].sort_values("c")
+        err = s[s["metric"] == "t_p_stderr"].set_index("c")["value"].reindex(tp["c"]).to_numpy()
+        ax.errorbar(tp["c"], tp["value"], yerr=err, ls="none", marker="s", mfc="none", ms=4, color=colors[d],
+                    label=f"d={d:g}")
+        slope = rows[(rows["series"] == "theory_fpt") & (rows["d"] == d) & (rows["metric"] == "slope")]["value"]
+        fit = s[s["metric"] == "slope_fit"]["value"]
+        pts = tp[(tp["value"] > 10) & (tp["value"] < 1e4)] if len(tp) > 2 else tp
+        pts = pts if len(pts) else tp
+        sde = rows[(rows["series"] == "sde_fpt") & (rows["d"] == d) & (rows["metric"] == "t_p")].sort_values("c")
+        if len(sde):
+            ax.plot(sde["c"], sde["value"], ls=":", lw=1, marker=".", ms=3, color=colors[d],
+                    label="SDE control" if d == ds[0] else None)
+        if len(slope) and len(pts):
+            lc, lt = np.log(pts["c"].to_numpy()).mean(), np.log(pts["value"].to_numpy()).mean()
+            cs = np.geomspace(tp["c"].min(), tp["c"].max(), 20)
+            ax.plot(cs, np.exp(lt + slope.iloc[0] * (np.log(cs) - lc)), ls="--", lw=1, color=colors[d],
+                    label=f"theory {slope.iloc[0]:.1f}" + (f", fit {fit.iloc[0]:.1f}" if len(fit) else ""))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.legend(fontsize=6)
+
+
+@plot("escape_rate.spectra")
+def spectra(ax, rows, e):
+    """Step histograms of log10 λ of M_exact and M_dec at the e['checkpoint']-th checkpoint epoch."""
+    h = rows[rows["metric"] == "eig_hist"]
+    epochs = sorted(set(h["epoch"].dropna()))
+    if e["checkpoint"] >= len(epochs):
+        return
+    epoch = epochs[e["checkpoint"]]
+    for matrix, style in (("exact", dict(color="tab:blue", lw=1.4)), ("dec", dict(color="tab:red", lw=1.2, ls="--"))):
+        r = h[(h["epoch"] == epoch) & (h["matrix"] == matrix)].sort_values("log10_lambda")
+        ax.step(r["log10_lambda"], r["value"], where="mid", label=f"M_{matrix}", **style)
+    ax.text(0.02, 0.95, f"epoch {epoch:g}", transform=ax.transAxes, fontsize=7, va="top")
+    ax.legend(fontsize=6)
+
+
+@plot("escape_rate.loss_and_noise")
+def loss_and_noise(ax, rows, e):
+    """L and c·𝒩 against the epoch for one series, c = the least-squares constant in log space over the second
+    half of training (the paper rescales 𝒩 by one constant so that the curves overlay)."""
+    r = rows[rows["series"] == e["series_name"]]
+    curve = r[r["metric"].isin(["loss", "noise"])].pivot_table(index="step", columns="metric", values="value")
+    if not len(curve) or not {"loss", "noise"} <= set(curve.columns):
+        return
+    late = curve[curve.index > curve.index.max() / 2]
+    late = late[(late["loss"] > 0) & (late["noise"] > 0)]
+    c = float(np.exp(np.mean(np.log(late["loss"]) - np.log(late["noise"])))) if len(late) else 1.0
+    ax.plot(curve.index, curve["loss"], color="black", lw=1.4, label="L")
+    ax.plot(curve.index, c * curve["noise"], color="tab:red", lw=1.2, ls="--", label=f"{c:.3g} x N")
+    ax.set_yscale("log")
+    ax.legend(fontsize=6)
+
+
+@plot("escape_rate.noise_against_loss")
+def noise_against_loss(ax, rows, e):
+    """𝒩 against L on log-log axes for every series (late epochs darker), with a dashed slope-1 reference (and a
+    dotted slope-2 one with e['slope2']) through the last point."""
+    for i, series in enumerate(sorted(set(rows["series"]))):
+        r = rows[rows["series"] == series]
+        curve = r[r["metric"].isin(["loss", "noise"])].pivot_table(index="step", columns="metric", values="value")
+        if not len(curve) or not {"loss", "noise"} <= set(curve.columns):
+            continue
+        color = plt.get_cmap("tab10")(i)
+        ax.plot(curve["loss"], curve["noise"], marker="o", ms=2.5, lw=0.6, color=color, label=series)
+        L0, N0 = curve["loss"].iloc[-1], curve["noise"].iloc[-1]
+        Ls = np.geomspace(curve["loss"].min(), curve["loss"].max(), 10)
+        ax.plot(Ls, N0 * Ls / L0, ls="--", lw=0.8, color=color)
+        if e.get("slope2"):
+            ax.plot(Ls, N0 * (Ls / L0) ** 2, ls=":", lw=0.8, color=color)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.legend(fontsize=6)
