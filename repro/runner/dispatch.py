@@ -62,9 +62,12 @@ def make_task(run: RunSpec, runtime: dict, scale: str, slot_device: str | None, 
 
 
 class _Worker:
-    def __init__(self, slot: Slot):
+    def __init__(self, slot: Slot, runs_dir=None):
         env = dict(os.environ, CUDA_VISIBLE_DEVICES=slot.cuda_visible, REPRO_THREADS=str(slot.threads),
                    PYTHONUNBUFFERED="1")
+        if runs_dir is not None:   # experiments that checkpoint (days-long RL runs) keep them beside the runs
+            env["REPRO_RUNS"] = str(Path(runs_dir).resolve())
+        self.runs_dir = runs_dir
         self.slot = slot
         self.proc = subprocess.Popen([sys.executable, "-m", "repro.runner.worker"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, env=env, text=True, bufsize=1)
@@ -91,7 +94,7 @@ def run_local(runs: list[RunSpec], runtime: dict, scale: str, git: dict, slots: 
     by_key = {r.run_key: r for r in runs}
     results: list[dict] = []
     sel = selectors.DefaultSelector()
-    workers = [_Worker(s) for s in slots[: max(1, min(len(slots), len(queue)))]]
+    workers = [_Worker(s, runtime["runs_dir"]) for s in slots[: max(1, min(len(slots), len(queue)))]]
     bar = tqdm(total=len(queue), desc=f"{runs[0].paper} fig{runs[0].fig}", unit="run", disable=not progress,
                file=sys.stderr, leave=False) if queue else None
 
@@ -114,7 +117,7 @@ def run_local(runs: list[RunSpec], runtime: dict, scale: str, git: dict, slots: 
                 else:  # the worker died (OOM, segfault, kill): its run failed, the slot gets a new worker
                     res = {"run_key": w.task["run"]["run_key"], "status": "failed",
                            "error": f"worker exited with {w.proc.wait()}"}
-                    workers[workers.index(w)] = w = _Worker(w.slot)
+                    workers[workers.index(w)] = w = _Worker(w.slot, w.runs_dir)
                 res["slot"] = w.slot.name
                 res["series"] = by_key[res["run_key"]].series
                 results.append(res)
