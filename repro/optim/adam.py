@@ -33,7 +33,8 @@ import math
 
 import torch
 
-WEIGHT_DECAY_MODES = ("decoupled_no_lr", "decoupled_lr")
+from repro.optim.hyperparameters import check_adaptive_hyperparameters
+
 EPS_PLACEMENTS = ("after_bias_correction", "before_bias_correction")
 
 
@@ -50,16 +51,7 @@ class Adam(torch.optim.Optimizer):
         eps_placement: str = "after_bias_correction",
         foreach: bool | None = None,
     ):
-        if not 0.0 <= lr:
-            raise ValueError(f"invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"invalid epsilon: {eps}")
-        if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
-            raise ValueError(f"invalid betas: {betas}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"invalid weight_decay: {weight_decay}")
-        if weight_decay_mode not in WEIGHT_DECAY_MODES:
-            raise ValueError(f"weight_decay_mode must be one of {WEIGHT_DECAY_MODES}, got {weight_decay_mode!r}")
+        check_adaptive_hyperparameters(lr, eps, betas, weight_decay, weight_decay_mode)
         if eps_placement not in EPS_PLACEMENTS:
             raise ValueError(f"eps_placement must be one of {EPS_PLACEMENTS}, got {eps_placement!r}")
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,

@@ -61,8 +61,8 @@ from collections import defaultdict
 import torch
 
 from repro.optim.fused import FusedKernel, ScalarSlots
+from repro.optim.hyperparameters import check_adaptive_hyperparameters
 
-WEIGHT_DECAY_MODES = ("decoupled_no_lr", "decoupled_lr")
 STEPS_BEFORE_USING_CENTERED = 10  # the authors' `steps_before_using_centered`
 
 
@@ -80,16 +80,7 @@ class LaProp(torch.optim.Optimizer):
         foreach: bool | None = None,
         fused: bool = False,
     ):
-        if not 0.0 <= lr:
-            raise ValueError(f"invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"invalid epsilon: {eps}")
-        if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
-            raise ValueError(f"invalid betas: {betas}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"invalid weight_decay: {weight_decay}")
-        if weight_decay_mode not in WEIGHT_DECAY_MODES:
-            raise ValueError(f"weight_decay_mode must be one of {WEIGHT_DECAY_MODES}, got {weight_decay_mode!r}")
+        check_adaptive_hyperparameters(lr, eps, betas, weight_decay, weight_decay_mode)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         centered=centered, weight_decay_mode=weight_decay_mode, foreach=foreach, fused=fused)
         super().__init__(params, defaults)
