@@ -252,40 +252,41 @@ def _l2_G(A, gamma, u, batch_size, lr):
     return K, G, t
 
 
-def l2_test_loss(A, gamma, u, batch_size: int, lr: float) -> float:
-    """Eq. 11: L_test = (λ/(2S))(Tr[AK⁻²Γ²U]κ + r) + ½Tr[AK⁻²Γ²U], with
-    κ = Tr[A²K⁻¹G⁻¹]/(1 − (λ/S)Tr[A²K⁻¹G⁻¹]), r = Tr[A³K⁻³Γ²G⁻¹U]/(1 − (λ/S)Tr[A²K⁻¹G⁻¹]); +inf outside
-    stationarity."""
+def _l2_terms(A, gamma, u, batch_size: int, lr: float) -> dict | None:
+    """The pieces Eqs. 11 and 12 share: Tr[AK⁻²Γ²U] (base), κ and r; None outside stationarity."""
     A = _mat(A)
     res = _l2_G(A, gamma, u, batch_size, lr)
     if res is None:
-        return math.inf
+        return None
     K, G, t = res
     _, Gam, _, _ = l2_parts(A, gamma, u)
     S, U = batch_size, np.outer(_vec(u), _vec(u))
     Kinv, Ginv = np.linalg.inv(K), np.linalg.inv(G)
-    base = float(np.trace(A @ Kinv @ Kinv @ Gam @ Gam @ U))
     den = 1 - lr / S * t
-    kappa = t / den
-    r = float(np.trace(A @ A @ A @ Kinv @ Kinv @ Kinv @ Gam @ Gam @ Ginv @ U)) / den
-    return lr / (2 * S) * (base * kappa + r) + 0.5 * base
+    return {"A": A, "S": S, "U": U, "Gam": Gam, "Kinv": Kinv, "Ginv": Ginv,
+            "base": float(np.trace(A @ Kinv @ Kinv @ Gam @ Gam @ U)), "kappa": t / den,
+            "r": float(np.trace(A @ A @ A @ Kinv @ Kinv @ Kinv @ Gam @ Gam @ Ginv @ U)) / den}
+
+
+def l2_test_loss(A, gamma, u, batch_size: int, lr: float) -> float:
+    """Eq. 11: L_test = (λ/(2S))(Tr[AK⁻²Γ²U]κ + r) + ½Tr[AK⁻²Γ²U], with
+    κ = Tr[A²K⁻¹G⁻¹]/(1 − (λ/S)Tr[A²K⁻¹G⁻¹]), r = Tr[A³K⁻³Γ²G⁻¹U]/(1 − (λ/S)Tr[A²K⁻¹G⁻¹]); +inf outside
+    stationarity."""
+    terms = _l2_terms(A, gamma, u, batch_size, lr)
+    if terms is None:
+        return math.inf
+    base, kappa, r = terms["base"], terms["kappa"], terms["r"]
+    return lr / (2 * batch_size) * (base * kappa + r) + 0.5 * base
 
 
 def l2_cov(A, gamma, u, batch_size: int, lr: float) -> np.ndarray:
     """Eq. 12 ([Γ, U] = 0): Σ = (λ/S)Tr[AK⁻²Γ²U](1 + λκ/S)AK⁻¹G⁻¹ + (λ/S)(A²K⁻²Γ²U + (λr/S)A)K⁻¹G⁻¹,
     about w* = K⁻¹Au."""
-    A = _mat(A)
-    res = _l2_G(A, gamma, u, batch_size, lr)
-    if res is None:
-        return _inf(len(A))
-    K, G, t = res
-    _, Gam, _, _ = l2_parts(A, gamma, u)
-    S, U = batch_size, np.outer(_vec(u), _vec(u))
-    Kinv, Ginv = np.linalg.inv(K), np.linalg.inv(G)
-    base = float(np.trace(A @ Kinv @ Kinv @ Gam @ Gam @ U))
-    den = 1 - lr / S * t
-    kappa = t / den
-    r = float(np.trace(A @ A @ A @ Kinv @ Kinv @ Kinv @ Gam @ Gam @ Ginv @ U)) / den
+    terms = _l2_terms(A, gamma, u, batch_size, lr)
+    if terms is None:
+        return _inf(len(_mat(A)))
+    A, S, Kinv, Ginv, U, Gam = (terms[k] for k in ("A", "S", "Kinv", "Ginv", "U", "Gam"))
+    base, kappa, r = terms["base"], terms["kappa"], terms["r"]
     KG = Kinv @ Ginv
     return (lr / S * base * (1 + lr * kappa / S) * A @ KG
             + lr / S * (A @ A @ Kinv @ Kinv @ Gam @ Gam @ U + lr * r / S * A) @ KG)
