@@ -26,7 +26,8 @@ def scatter_ellipses(ax, rows, e):
         if {"var_w1", "var_w2"} <= set(th.index):
             _ellipse(ax, th["var_w1"], th["var_w2"], **style)
     ax.set_aspect("equal", adjustable="datalim")
-    ax.legend(fontsize=6, loc="upper right")
+    if ax.get_legend_handles_labels()[0]:   # a panel with no rows at this scale has nothing to label
+        ax.legend(fontsize=6, loc="upper right")
 
 
 @plot("sgd_fluctuation.overshoot")

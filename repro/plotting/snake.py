@@ -47,7 +47,8 @@ def extrapolation(ax, rows: pd.DataFrame, e: dict) -> None:
         ax.plot(first["x"], first["value"], "k.", ms=3, label="training points")
     for xv in e.get("vlines", []):
         ax.axvline(xv, color="gray", ls="--", lw=0.8)
-    ax.legend(fontsize=6)
+    if ax.get_legend_handles_labels()[0]:   # a panel with no rows at this scale has nothing to label
+        ax.legend(fontsize=6)
 
 
 @plot("snake.table")
