@@ -85,7 +85,9 @@ def cmd_run(args: list[str]) -> int:
     return 1 if failed else 0
 
 
-def _existing_specs(picked, overrides, flags):
+def _existing_specs(picked, overrides, flags, require_csv=False):
+    """Specs of the chosen figures at the chosen scale(s). Without scale=, only those with a CSV; with scale=,
+    all of them (`check` then reports a missing CSV as a failed claim) unless require_csv."""
     from repro.runner.collect import results_path
     from repro.runner.compose import load_spec
 
@@ -97,7 +99,7 @@ def _existing_specs(picked, overrides, flags):
             spec = load_spec(e, [*rest, f"scale={sc}"], panel)
             if all(p.get("skip") for p in spec.panels.values()):
                 continue
-            if results_path(spec.runtime["results_dir"], spec.paper, spec.fig, sc).exists() or scale:
+            if results_path(spec.runtime["results_dir"], spec.paper, spec.fig, sc).exists() or (scale and not require_csv):
                 yield spec
 
 
@@ -106,7 +108,7 @@ def cmd_plot(args: list[str]) -> int:
 
     picked, overrides, flags = _split(args)
     n = 0
-    for spec in _existing_specs(picked, overrides, flags):
+    for spec in _existing_specs(picked, overrides, flags, require_csv=True):
         print(plot_figure(spec))
         n += 1
     if not n:

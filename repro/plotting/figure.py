@@ -143,6 +143,6 @@ def draw(df: pd.DataFrame, title: str, panels: dict, out_paths: list) -> None:
     data = ",".join(sorted(set(df["data"].dropna().astype(str)))) if len(df) else ""
     fig.suptitle(f"{title}  [{scale}, data={data}]", fontsize=10)
     fig.tight_layout()
-    for p in out_paths:
-        fig.savefig(p, dpi=110)
+    for p in out_paths:   # no creation date in PDFs: a rerun that reproduces the CSV reproduces the file
+        fig.savefig(p, dpi=110, **({"metadata": {"CreationDate": None}} if str(p).endswith(".pdf") else {}))
     plt.close(fig)

@@ -20,6 +20,7 @@ def test_list_status_check_report_plot(toy_root, capsys):
     png = toy_root / "results/toy/fig1_tiny.png"
     png.unlink()
     assert main(["plot", "paper=toy", "fig=1"]) == 0 and png.exists()
+    assert main(["plot", "scale=full"]) == 0           # no full CSV yet: nothing to draw, no crash
     assert main(["report"]) == 0
     report = (toy_root / "results/README.md").read_text()
     assert "fig 1: Toy noisy quadratic" in report and "| quad/matches_theory" in report and "pass" in report
