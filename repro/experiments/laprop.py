@@ -150,16 +150,51 @@ class _Window:
 
 @torch.no_grad()
 def _evaluate(model, x, y, batch_size: int = 1000, forward=None) -> tuple[float, float]:
-    """(mean cross-entropy, accuracy in %) over (x, y); `forward(model, xb)` defaults to model(xb)."""
+    """(mean cross-entropy, accuracy in %) over (x, y); x may be a tuple of tensors sliced together;
+    `forward(model, xb)` defaults to model(xb)."""
     was_training = model.training
     model.eval()
     total_loss, correct = 0.0, 0
     for i in range(0, len(y), batch_size):
-        out = (forward or (lambda m, xb: m(xb)))(model, x[i:i + batch_size]).float()
+        xb = tuple(t[i:i + batch_size] for t in x) if isinstance(x, tuple) else x[i:i + batch_size]
+        out = (forward or (lambda m, xb: m(xb)))(model, xb).float()
         total_loss += F.cross_entropy(out, y[i:i + batch_size], reduction="sum").item()
         correct += (out.argmax(1) == y[i:i + batch_size]).sum().item()
     model.train(was_training)
     return total_loss / len(y), 100.0 * correct / len(y)
+
+
+def _train_epochs(model, opt, n: int, batch, p, ctx, order_gen, cols: dict):
+    """The minibatch cross-entropy loop of fig=4 and fig=8: `batch(idx)` gives (model inputs, labels). Yields
+    `train_loss` rows (mean minibatch loss over the last `record_every` steps) and, at the end of each epoch (or
+    of the run), the marker ("epoch_end", step, epoch). Stops at the first non-finite loss (the curve says
+    diverged). `clip_norm` in p clips the gradient norm."""
+    steps_per_epoch = math.ceil(n / p["batch_size"])
+    total = p.get("steps") or p["epochs"] * steps_per_epoch
+    total = min(total, p.get("max_steps") or total)
+    window, step, epoch = _Window(), 0, 0
+    while step < total:
+        epoch += 1
+        for idx in _batches(n, p["batch_size"], order_gen, ctx.device):
+            inputs, labels = batch(idx)
+            with ctx.autocast():
+                loss = F.cross_entropy(model(*inputs), labels)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if p.get("clip_norm"):
+                torch.nn.utils.clip_grad_norm_(model.parameters(), p["clip_norm"])
+            opt.step()
+            step += 1
+            window.add(loss)
+            if step % p["record_every"] == 0 or step == total:
+                value = window.flush()
+                yield {"step": step, "metric": "train_loss", "value": value, **cols}
+                if not math.isfinite(value):
+                    return
+            if step == total:
+                break
+        if step % steps_per_epoch == 0 or step == total:
+            yield ("epoch_end", step, epoch)
 
 
 @experiment("laprop.deep_fc")
@@ -184,36 +219,19 @@ def deep_fc(p, ctx):
         raise ValueError(f"unknown dataset {p['dataset']!r}; choose mnist or synthetic")
     model = deep_mlp(x.shape[1], p["width"], p["depth"], 10, generator=_cpu_generator(ctx, "init")).to(device)
     opt = _optimizer(p, model.parameters())
-    order_gen = _cpu_generator(ctx, "data")
-    steps_per_epoch = math.ceil(len(y) / p["batch_size"])
-    total = p.get("steps") or p["epochs"] * steps_per_epoch
-    total = min(total, p.get("max_steps") or total)
     cols = {"optimizer": p["optimizer"], "data": data, "depth": p["depth"], "lr": p["lr"]}
-    window, step, epoch = _Window(), 0, 0
-    while step < total:
-        epoch += 1
-        for idx in _batches(len(y), p["batch_size"], order_gen, device):
-            with ctx.autocast():
-                loss = F.cross_entropy(model(x[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
-            window.add(loss)
-            if step % p["record_every"] == 0 or step == total:
-                value = window.flush()
-                yield {"step": step, "metric": "train_loss", "value": value, **cols}
-                if not math.isfinite(value):
-                    return
-            if step == total:
-                break
-        if step % steps_per_epoch == 0 or step == total:   # the end of an epoch (or of the run)
-            train_loss, train_acc = _evaluate(model, x, y)
-            yield {"step": step, "metric": "epoch_train_loss", "value": train_loss, "epoch": epoch, **cols}
-            yield {"step": step, "metric": "train_acc", "value": train_acc, "epoch": epoch, **cols}
-            if x_test is not None:
-                yield {"step": step, "metric": "test_acc", "value": _evaluate(model, x_test, y_test)[1],
-                       "epoch": epoch, **cols}
+    for row in _train_epochs(model, opt, len(y), lambda idx: ((x[idx],), y[idx]), p, ctx,
+                             _cpu_generator(ctx, "data"), cols):
+        if isinstance(row, dict):
+            yield row
+            continue
+        _, step, epoch = row
+        train_loss, train_acc = _evaluate(model, x, y)
+        yield {"step": step, "metric": "epoch_train_loss", "value": train_loss, "epoch": epoch, **cols}
+        yield {"step": step, "metric": "train_acc", "value": train_acc, "epoch": epoch, **cols}
+        if x_test is not None:
+            yield {"step": step, "metric": "test_acc", "value": _evaluate(model, x_test, y_test)[1],
+                   "epoch": epoch, **cols}
 
 
 def _augment(x_uint8: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
@@ -313,45 +331,19 @@ def imdb(p, ctx):
     model = LSTMClassifier(p["vocab_size"], p["embed_dim"], p["hidden"], p["layers"],
                            dropout=p.get("dropout", 0.0)).to(device)
     opt = _optimizer(p, model.parameters())
-    order_gen = _cpu_generator(ctx, "data")
-    steps_per_epoch = math.ceil(len(labels) / p["batch_size"])
-    total = p.get("steps") or p["epochs"] * steps_per_epoch
-    total = min(total, p.get("max_steps") or total)
     cols = {"optimizer": p["optimizer"], "data": data}
-    forward = lambda m, batch: m(*batch)  # noqa: E731
-    window, step, epoch = _Window(), 0, 0
-    while step < total:
-        epoch += 1
-        for idx in _batches(len(labels), p["batch_size"], order_gen, device):
-            with ctx.autocast():
-                loss = F.cross_entropy(model(ids[idx], lengths[idx]), labels[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if p.get("clip_norm"):
-                torch.nn.utils.clip_grad_norm_(model.parameters(), p["clip_norm"])
-            opt.step()
-            step += 1
-            window.add(loss)
-            if step % p["record_every"] == 0 or step == total:
-                value = window.flush()
-                yield {"step": step, "metric": "train_loss", "value": value, **cols}
-                if not math.isfinite(value):
-                    return
-            if step == total:
-                break
-        if test is not None and (step % steps_per_epoch == 0 or step == total):
+    for row in _train_epochs(model, opt, len(labels), lambda idx: ((ids[idx], lengths[idx]), labels[idx]), p, ctx,
+                             _cpu_generator(ctx, "data"), cols):
+        if isinstance(row, dict):
+            yield row
+            continue
+        if test is not None:
+            _, step, epoch = row
             t_ids, t_len, t_lab = test
-            was = model.training
-            model.eval()
-            with torch.no_grad():
-                total_loss, correct = 0.0, 0
-                for i in range(0, len(t_lab), 500):
-                    out = model(t_ids[i:i + 500], t_len[i:i + 500]).float()
-                    total_loss += F.cross_entropy(out, t_lab[i:i + 500], reduction="sum").item()
-                    correct += (out.argmax(1) == t_lab[i:i + 500]).sum().item()
-            model.train(was)
-            yield {"step": step, "metric": "test_loss", "value": total_loss / len(t_lab), "epoch": epoch, **cols}
-            yield {"step": step, "metric": "test_acc", "value": 100.0 * correct / len(t_lab), "epoch": epoch, **cols}
+            test_loss, test_acc = _evaluate(model, (t_ids, t_len), t_lab, batch_size=500,
+                                            forward=lambda m, xb: m(*xb))
+            yield {"step": step, "metric": "test_loss", "value": test_loss, "epoch": epoch, **cols}
+            yield {"step": step, "metric": "test_acc", "value": test_acc, "epoch": epoch, **cols}
 
 
 def _procedural_images(size: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
