@@ -13,11 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from repro.data.download import DataMissing, require, resolve_data_dir
 from repro.data.fixtures import _idx
-
-FILES = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-         False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+from repro.data.mnist import load_idx_dataset
 BASE = "FashionMNIST/raw"
 MEAN, STD = 0.2860, 0.3530   # the usual normalisation of Fashion-MNIST pixels in [0, 1]
 CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -27,15 +24,7 @@ def load_fashion_mnist(data_dir, train: bool = True, device="cpu", normalize: bo
                        limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(x [N, 784] float32, y [N] int64) on `device`, read by torchvision.datasets.FashionMNIST: pixels / 255 in
     [0, 1], or standardised with MEAN, STD when `normalize`. `limit` keeps the first `limit` examples."""
-    import torchvision
-
-    for name in FILES[train]:
-        try:
-            require(data_dir, f"{BASE}/{name}")
-        except DataMissing as e:
-            raise DataMissing(f"{e} (torchvision.datasets.FashionMNIST(data_dir, download=True) writes it)") from None
-    ds = torchvision.datasets.FashionMNIST(root=str(resolve_data_dir(data_dir)), train=train, download=False)
-    data, targets = ds.data, ds.targets
+    data, targets = load_idx_dataset("FashionMNIST", data_dir, train)
     if limit is not None:
         data, targets = data[:limit], targets[:limit]
     x = data.reshape(len(data), -1).to(device=device, dtype=torch.float32).div_(255)

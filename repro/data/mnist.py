@@ -14,18 +14,25 @@ FILES = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
 MEAN, STD = 0.1307, 0.3081   # the usual normalisation of MNIST pixels in [0, 1]
 
 
-def load_mnist(data_dir, train: bool = True, device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
-    """(x [N, 784] float32 normalised, y [N] int64) on `device`, read by torchvision.datasets.MNIST."""
+def load_idx_dataset(dataset: str, data_dir, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(images uint8 [N, 28, 28], labels) of torchvision.datasets.<dataset> (MNIST, FashionMNIST: the same idx
+    files under <data_dir>/<dataset>/raw), or one DataMissing line naming the file to put there."""
     import torchvision
 
     for name in FILES[train]:
         try:
-            require(data_dir, f"MNIST/raw/{name}")
+            require(data_dir, f"{dataset}/raw/{name}")
         except DataMissing as e:
-            raise DataMissing(f"{e} (torchvision.datasets.MNIST(data_dir, download=True) writes it)") from None
-    ds = torchvision.datasets.MNIST(root=str(resolve_data_dir(data_dir)), train=train, download=False)
-    x = ds.data.reshape(len(ds.data), -1).to(device=device, dtype=torch.float32).div_(255).sub_(MEAN).div_(STD)
-    return x, ds.targets.to(device=device, dtype=torch.int64)
+            raise DataMissing(f"{e} (torchvision.datasets.{dataset}(data_dir, download=True) writes it)") from None
+    ds = getattr(torchvision.datasets, dataset)(root=str(resolve_data_dir(data_dir)), train=train, download=False)
+    return ds.data, ds.targets
+
+
+def load_mnist(data_dir, train: bool = True, device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """(x [N, 784] float32 normalised, y [N] int64) on `device`, read by torchvision.datasets.MNIST."""
+    data, targets = load_idx_dataset("MNIST", data_dir, train)
+    x = data.reshape(len(data), -1).to(device=device, dtype=torch.float32).div_(255).sub_(MEAN).div_(STD)
+    return x, targets.to(device=device, dtype=torch.int64)
 
 
 def synthetic_mnist(n: int, generator: torch.Generator, dim: int = 784, classes: int = 10,
