@@ -5,11 +5,12 @@ import torch
 
 from repro.data import fashion_mnist as fm
 from repro.data.download import DataMissing
+from repro.data.mnist import FILES  # Fashion-MNIST uses MNIST's file names
 
 
 def test_generated_files_load_through_torchvision(tmp_path):
     raw = fm.write_fashion_mnist(tmp_path, n_train=40, n_test=12, seed=3)
-    assert sorted(p.name for p in raw.iterdir()) == sorted(fm.FILES[True] + fm.FILES[False])
+    assert sorted(p.name for p in raw.iterdir()) == sorted(FILES[True] + FILES[False])
     # the idx header: magic 0x00000803 (uint8, 3 dims), then N, 28, 28
     header = (raw / "train-images-idx3-ubyte").read_bytes()[:16]
     assert header[:4] == bytes([0, 0, 8, 3]) and int.from_bytes(header[4:8], "big") == 40
