@@ -262,7 +262,7 @@ def _spectrum_rows(exact: torch.Tensor, dec: torch.Tensor, p, epoch: int):
         yield {"metric": "top_ratio", "value": float(a / b), "rank": rank, "epoch": epoch}
 
 
-@experiment("escape_rate.decoupling_spectrum")
+@experiment("escape_rate.decoupling_spectrum", device="any")
 def decoupling_spectrum(p, ctx):
     """fig=1: MLP (Glorot, ReLU) with a scalar output on the first n_train images, labels +1 (even digit) / −1
     (odd), plain SGD on ½(f − y)², batches of batch_size per epoch in a random order. At the `checkpoints`
@@ -334,7 +334,7 @@ def _fit_rows(epochs, losses, noises, p):
     yield {"metric": "ratio_change_early", "value": float(ratio.max() / ratio.min())}
 
 
-@experiment("escape_rate.noise_vs_loss")
+@experiment("escape_rate.noise_vs_loss", device="any")
 def noise_vs_loss(p, ctx):
     """fig=2 (loss: mse, one-hot targets, ℓ = ½‖f − y‖²) and fig=4 (loss: ce): the FC net (model: fc, Linear/ReLU
     sizes [in, *hidden, 10]) or the CNN (model: cnn, keskar_cnn(widths, convs_per_block)), Glorot init, plain SGD

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from repro.experiments.registry import experiment
 from repro.optim import make_optimizer
+from repro.optim.fused import fused_pays_on
 from repro.optim.probe import simulate_single_impulse_grid
 from repro.sim.rosenbrock import run_noisy_rosenbrock
 from repro.theory import laprop as theory
@@ -114,7 +115,8 @@ def _optimizer(p, params):
     if p.get("weight_decay_mode"):
         kw["weight_decay_mode"] = p["weight_decay_mode"]
     if name == "laprop":
-        kw["fused"] = bool(p.get("fused", False))
+        params = list(params)
+        kw["fused"] = bool(p.get("fused", False)) and fused_pays_on(params)   # eager foreach on CUDA (faster)
     elif p.get("eps_placement"):
         kw["eps_placement"] = p["eps_placement"]
     return make_optimizer(name, params, **kw)
@@ -197,7 +199,7 @@ def _train_epochs(model, opt, n: int, batch, p, ctx, order_gen, cols: dict):
             yield ("epoch_end", step, epoch)
 
 
-@experiment("laprop.deep_fc")
+@experiment("laprop.deep_fc", device="any")
 def deep_fc(p, ctx):
     """fig=4: a plain deep ReLU MLP (repro/nn/mlp.py) on MNIST (dataset=mnist: torchvision's loader from data_dir)
     or on a fixed synthetic 10-class Gaussian mixture (dataset=synthetic, tiny runs). Cross-entropy, minibatches
@@ -249,7 +251,7 @@ def _augment(x_uint8: torch.Tensor, generator: torch.Generator, pad: int = 4) ->
                   torch.arange(c, device=x_uint8.device)[None, :, None, None], rows, cols]
 
 
-@experiment("laprop.cifar10")
+@experiment("laprop.cifar10", device="any")
 def cifar10(p, ctx):
     """fig=T1: ResNet-(6n+2) for CIFAR (repro/nn/resnet_cifar.py, bearpaw's) on CIFAR-10 (dataset=cifar10:
     torchvision's loader from data_dir) or on synthetic images with class-dependent means (dataset=synthetic).
@@ -306,7 +308,7 @@ def cifar10(p, ctx):
     yield {"metric": "final_test_acc", "value": test_acc, **cols}
 
 
-@experiment("laprop.imdb")
+@experiment("laprop.imdb", device="any")
 def imdb(p, ctx):
     """fig=8 (placeholder, setup unknown): an LSTM classifier (repro/nn/lstm_classifier.py) on IMDB reviews
     (dataset=imdb: aclImdb from data_dir, repro/data/imdb.py) or on synthetic token sequences (dataset=synthetic).
@@ -381,7 +383,7 @@ def _gram(f: torch.Tensor) -> torch.Tensor:
     return f @ f.T / (b * c * h * w)
 
 
-@experiment("laprop.style_transfer")
+@experiment("laprop.style_transfer", device="any")
 def style_transfer(p, ctx):
     """fig=3: Gatys et al.'s neural style transfer (PyTorch tutorial): optimise the pixels of one image, started
     from the content image plus seeded noise (std init_noise) and clamped to [0, 1] after each step, to minimise

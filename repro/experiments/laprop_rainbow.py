@@ -93,7 +93,7 @@ def _rows(event, cols):
         yield {"metric": "steps_done", "value": float(step), **base}
 
 
-@experiment("laprop.rainbow", version=VERSION)
+@experiment("laprop.rainbow", version=VERSION, device="any")   # CUDA path not yet run (ale-py absent on the GPU box)
 def rainbow(p, ctx):
     """One training run of the Rainbow agent with one optimizer; checkpoints every `eval_every` agent steps are
     evaluated with the authors' test.py protocol."""

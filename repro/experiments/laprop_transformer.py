@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from repro.experiments.registry import experiment
 from repro.optim import make_optimizer
+from repro.optim.fused import fused_pays_on
 
 LN2 = math.log(2.0)
 
@@ -48,7 +49,8 @@ def _optimizer(p, params):
     if name == "adam":
         kw["eps_placement"] = "before_bias_correction"
     elif name == "laprop":
-        kw["fused"] = bool(p.get("fused", False))
+        params = list(params)
+        kw["fused"] = bool(p.get("fused", False)) and fused_pays_on(params)   # eager foreach on CUDA (faster)
     else:
         raise ValueError(f"unknown optimizer {name!r}; choose adam or laprop")
     return make_optimizer(name, params, **kw)
@@ -98,7 +100,7 @@ def _cpu_generator(ctx, name: str) -> torch.Generator:
     return torch.Generator().manual_seed(ctx.seed_for(name))
 
 
-@experiment("laprop.iwslt")
+@experiment("laprop.iwslt", device="any")
 def iwslt(p, ctx):
     """fig=5: encoder-decoder transformer (fairseq transformer_iwslt_de_en sizes at full scale) on IWSLT14 de-en
     (dataset=iwslt14: the prepare-iwslt14.sh files from data_dir, repro/data/iwslt.py) or on the synthetic reverse
@@ -147,7 +149,7 @@ def iwslt(p, ctx):
         yield {**row, "data": data}
 
 
-@experiment("laprop.roberta")
+@experiment("laprop.roberta", device="any")
 def roberta(p, ctx):
     """fig=6: encoder-only masked LM (fairseq roberta_base sizes at full scale) on WikiText-103-format text
     (dataset=wikitext: repro/data/text_lm.py, `text_file` under data_dir) or on synthetic Zipf tokens

@@ -355,7 +355,7 @@ def _epoch_batches(n: int, batch_size: int, generator: torch.Generator, device):
     return [order[i:i + batch_size] for i in range(0, n - batch_size + 1, batch_size)]   # full batches only
 
 
-@experiment("minibatch_noise.width_stability")
+@experiment("minibatch_noise.width_stability", device="any")
 def width_stability(p, ctx):
     """fig=1 (a, b): a two-layer tanh network 784 -> width -> 10 trained for one epoch with cross-entropy, plain SGD or
     Adam (default betas), batch S, learning rate lr (lr_rule=fixed) or lr/width (lr_rule=per_width). Metrics: the
@@ -396,7 +396,7 @@ def width_stability(p, ctx):
     yield {"metric": "lr_used", "value": lr, "data": data}
 
 
-@experiment("minibatch_noise.weight_decay_mnist")
+@experiment("minibatch_noise.weight_decay_mnist", device="any")
 def weight_decay_mnist(p, ctx):
     """fig=1 (c): softmax regression 784 -> 10 from zero, plain SGD (lr, batch S) on cross-entropy + gamma/2 ||w||^2
     over all parameters (the L2 term inside the gradient, so gamma < 0 is an anti-decay), `epochs` epochs; the test

@@ -19,6 +19,11 @@ It returns (or yields) rows: dicts with ``metric`` and ``value`` and optionally 
 column (a swept x such as ``lr_k``, ``data="real"``...). The runner adds paper, fig, panel, series, kind,
 scale, seed, run_key, precision, data and the swept parameters, and computes ``diverged``.
 It never parses the command line, picks devices, writes files, draws plots or judges claims.
+
+Where it runs: ``@experiment(name, device="cpu")`` (the default) pins a run to the CPU whatever slot it is given:
+simulations and theory of small tensors, whose committed CSVs a GPU box then reproduces number for number (CUDA's
+generators draw other numbers than the CPU's). ``device="any"`` lets it use the slot's device (a GPU on a GPU
+box): only for functions that keep every tensor and generator on ``ctx.device`` and have been run on CUDA.
 """
 from __future__ import annotations
 
@@ -27,15 +32,21 @@ from typing import Callable
 EXPERIMENTS: dict[str, Callable] = {}
 
 
-def experiment(name: str, version: int = 1):
+DEVICES = ("cpu", "any")
+
+
+def experiment(name: str, version: int = 1, device: str = "cpu"):
     """Register ``fn`` under ``name`` ("<paper>.<what>"). Bump ``version`` when a change to the function
-    changes its results: the version is part of every run's cache key."""
+    changes its results: the version is part of every run's cache key. ``device``: "cpu" or "any" (above)."""
+    if device not in DEVICES:
+        raise ValueError(f"experiment {name!r}: device must be one of {DEVICES}, not {device!r}")
 
     def wrap(fn):
         if name in EXPERIMENTS and EXPERIMENTS[name] is not fn:
             raise ValueError(f"experiment {name!r} registered twice")
         fn.experiment_name = name
         fn.code_version = version
+        fn.device = device
         EXPERIMENTS[name] = fn
         return fn
 
@@ -65,3 +76,8 @@ def load_all() -> None:
             importlib.import_module(f"repro.experiments.{mod.name}")
     for name in filter(None, os.environ.get("REPRO_PLUGINS", "").split(",")):
         importlib.import_module(name.strip())
+
+
+def runs_on_cpu(name: str) -> bool:
+    """True when the experiment is pinned to the CPU (device="cpu")."""
+    return getattr(get(name), "device", "cpu") == "cpu"

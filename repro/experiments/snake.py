@@ -792,7 +792,7 @@ def _image_optimizer(p, params):
     return make_optimizer(p["optimizer"], params, lr=float(p["lr"]), weight_decay=float(p.get("weight_decay", 0.0)))
 
 
-@experiment("snake.image_classification")
+@experiment("snake.image_classification", device="any")
 def image_classification(p, ctx):
     """Figs 3, 5, 17-20: an MLP (MNIST) or a CIFAR ResNet trained with cross-entropy; per epoch the mean training
     loss over the epoch's minibatches, the test loss and the test accuracy (%). lr drops: [[epoch, lr], ...] set the

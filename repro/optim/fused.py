@@ -55,6 +55,17 @@ def _compile_errors() -> tuple[type, ...]:
     return tuple(errors)
 
 
+def fused_pays_on(params) -> bool:
+    """Whether the compiled step beats the eager foreach step where `params` live: on the CPU it does (about 0.36x
+    torch.optim.Adam's time on ResNet-18's parameters, 2 cores); on CUDA it does not: on an H200 (torch 2.11,
+    scripts/gpu_check.sh, 2026-11-28) ResNet-18's 62 tensors took 2.23 ms per compiled step against 0.83 ms for
+    the eager foreach step and 1.34 ms for torch.optim.Adam(foreach). Experiments ask for fused=True at full scale
+    and get it where it pays; the two paths compute the same update (tests/optim/test_fused.py)."""
+    first = params[0]
+    tensor = first["params"][0] if isinstance(first, dict) else first
+    return tensor.device.type == "cpu"
+
+
 @functools.lru_cache(maxsize=None)
 def compiled(kernel):
     """The compiled version of `kernel` (one per kernel function, shared by every optimizer instance)."""

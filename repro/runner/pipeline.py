@@ -24,6 +24,14 @@ def plan(spec: FigureSpec) -> list[RunSpec]:
     return expand(spec, version_of=code_version)
 
 
+def _pinned_to_cpu(name: str) -> bool:
+    from repro.experiments import registry
+    try:
+        return registry.runs_on_cpu(name)
+    except KeyError:
+        return False   # the worker reports the unknown experiment
+
+
 def _cuda_count() -> int:
     import torch
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
@@ -44,7 +52,10 @@ def run_figure(spec: FigureSpec, progress: bool = True) -> tuple[list[dict], lis
         if unique:
             git = git_state(project_root())
             if rt["launcher"] == "local":
-                slots = dispatch.plan_slots(rt["devices"], rt["slots_per_device"], _cuda_count(),
+                devices = rt["devices"]
+                if all(_pinned_to_cpu(r.experiment) for r in unique):
+                    devices = "cpu"   # nothing here uses a GPU: one worker per core, not one per GPU
+                slots = dispatch.plan_slots(devices, rt["slots_per_device"], _cuda_count(),
                                             threads=rt.get("threads"), tiny=spec.scale == "tiny")
                 results = dispatch.run_local(unique, rt, spec.scale, git, slots, progress=progress)
             else:

@@ -44,7 +44,7 @@ EXPECT = {"1": {"experiment": (784, 100, 100, 1)},
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fig", ["1", "2", "4"])
-def test_full_scale_entry_runs_a_few_steps_on_generated_real_format_files(fig, tmp_path, capsys):
+def test_full_scale_entry_runs_a_few_steps_on_generated_real_format_files(fig, tmp_path, capsys, full_size_run):
     write_all(tmp_path)
     for run in full_runs(fig):
         assert run.data == "real" and run.params["data_source"] == "real"
@@ -56,9 +56,10 @@ def test_full_scale_entry_runs_a_few_steps_on_generated_real_format_files(fig, t
         else:
             assert tuple(p["widths"]) == EXPECT[fig]["cnn"] and p["convs_per_block"] == 3 and p["grad_method"] == "vmap"
         t = time.time()
-        rows = run_a_few_steps(run, tmp_path, max_steps=1)
+        rows = full_size_run(f"escape_rate fig{fig} {run.series}", registry.get(run.experiment),
+                             {**run.params, "max_steps": 1}, run.seed, tmp_path)
         with capsys.disabled():
-            print(f"\n  escape_rate fig{fig} {run.series}: 1 full-size step + measurements in {time.time() - t:.1f} s (CPU)")
+            print(f"\n  escape_rate fig{fig} {run.series}: 1 full-size step + measurements in {time.time() - t:.1f} s")
         values = [r["value"] for r in rows]
         assert rows and all(math.isfinite(v) for v in values), (run.series, rows[:5])
         metrics = {r["metric"] for r in rows}

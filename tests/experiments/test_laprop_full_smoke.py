@@ -32,6 +32,11 @@ def run_a_few_steps(run, data_dir, **cut):
     return list(fn({**run.params, **cut}, RunContext(seed=run.seed, scale="full", data_dir=data_dir)))
 
 
+def run_timed(full_size_run, label, run, data_dir, **cut):
+    """run_a_few_steps on the test device (conftest.py), timed there when asked."""
+    return full_size_run(label, registry.get(run.experiment), {**run.params, **cut}, run.seed, data_dir)
+
+
 def write_vgg19_features(data_dir):
     """A file in the format of torchvision's vgg19-dcbb9e9d.pth (a state_dict), holding random conv weights (the
     classifier's keys are absent: the loader uses the features only)."""
@@ -51,7 +56,7 @@ FIGS = {
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fig", list(FIGS))
-def test_full_scale_entry_runs_a_few_steps_on_generated_real_format_files(fig, tmp_path):
+def test_full_scale_entry_runs_a_few_steps_on_generated_real_format_files(fig, tmp_path, full_size_run):
     write, cut = FIGS[fig]
     write(tmp_path)
     runs = full_runs(fig)
@@ -59,7 +64,7 @@ def test_full_scale_entry_runs_a_few_steps_on_generated_real_format_files(fig, t
     for run in runs:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            rows = run_a_few_steps(run, tmp_path, **cut)
+            rows = run_timed(full_size_run, f"laprop fig{fig} {run.series}", run, tmp_path, **cut)
         assert not [w for w in caught if "fused (torch.compile) step unavailable" in str(w.message)]
         assert rows and all(r["data"] == "real" for r in rows), run.series
         values = [r["value"] for r in rows]

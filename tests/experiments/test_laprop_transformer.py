@@ -92,7 +92,7 @@ FIGS = {
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fig", list(FIGS))
-def test_full_config_runs_three_updates_of_the_full_size_model(fig, tmp_path):
+def test_full_config_runs_three_updates_of_the_full_size_model(fig, tmp_path, full_size_run):
     write, cut, series = FIGS[fig]
     write(tmp_path)
     runs = {r.series: r for r in full_runs(fig)}
@@ -100,7 +100,8 @@ def test_full_config_runs_three_updates_of_the_full_size_model(fig, tmp_path):
     for name in sorted(series):
         run = runs[name]
         assert run.params["d_model"] == {"5": 512, "6": 768}[fig] and run.params["fused"] is True
-        rows = run_updates(run, tmp_path, **cut)
+        rows = full_size_run(f"laprop fig{fig} {name}", registry.get(run.experiment), {**run.params, **cut},
+                             run.seed, tmp_path)
         losses = [r["value"] for r in rows if r["metric"] == "train_loss_bits"]
         assert len(losses) == 3 and all(math.isfinite(v) for v in losses), (name, losses)
         assert all(r["data"] == "real" for r in rows)

@@ -60,3 +60,43 @@ def test_multirun_through_hydra_submitit_launcher(toy_root):
     for t in (10, 20):
         df = pd.read_csv(toy_root / f"runs/_multirun/panels.quad.params.T={t}/toy/fig1_tiny.csv")
         assert df["step"].max() == t
+
+
+def test_experiments_pinned_to_the_cpu_get_the_cpu_on_a_gpu_slot(toy_root, tmp_path):
+    """A GPU box hands runs CUDA slots; a CPU-pinned experiment (the default) still gets ctx.device == cpu, so its
+    tensors and generators agree and its numbers are those committed from a CPU."""
+    from repro.experiments import registry
+    from repro.runner.worker import run_one
+
+    assert registry.runs_on_cpu("toy.where_am_i") and not registry.runs_on_cpu("toy.where_am_i_any")
+    task = {"run": {"paper": "toy", "fig": "1", "panel": "quad", "series": "s", "kind": "experiment",
+                    "experiment": "toy.where_am_i", "params": {}, "swept": {}, "seed": 0, "data": "synthetic",
+                    "run_key": "k", "cost": 1},
+            "run_dir": str(tmp_path / "k"), "scale": "tiny", "device": "cuda", "precision": "bf16", "git": {}}
+    assert run_one(task)["status"] == "done"
+    df = pd.read_csv(tmp_path / "k" / "metrics.csv")
+    assert df["value"].tolist() == [0.0]
+    assert json.loads((tmp_path / "k" / "provenance.json").read_text())["device"] == "cpu"
+
+
+def test_experiment_device_must_be_cpu_or_any():
+    from repro.experiments.registry import experiment
+
+    with pytest.raises(ValueError, match="device must be one of"):
+        experiment("toy.bad_device", device="cuda")
+
+
+def test_a_figure_of_cpu_pinned_runs_gets_cpu_slots_on_a_gpu_box(toy_root, monkeypatch):
+    """With a GPU visible (faked) and devices=auto, a figure whose runs are all pinned to the CPU is planned on
+    CPU slots (one per core at tiny scale), not on one slot per GPU."""
+    from repro.runner import dispatch, pipeline
+    from repro.runner.compose import load_spec
+    from repro.runner.figures import index
+
+    seen = []
+    monkeypatch.setattr(pipeline, "_cuda_count", lambda: 1)
+    monkeypatch.setattr(dispatch, "run_local", lambda runs, rt, scale, git, slots, progress=True:
+                        seen.append(slots) or [{"status": "done", "run_key": r.run_key} for r in runs])
+    [entry] = [e for e in index()["toy"] if e.fig == "1"]
+    pipeline.run_figure(load_spec(entry, ["scale=tiny"]), progress=False)
+    assert seen and {s.device for s in seen[0]} == {"cpu"}

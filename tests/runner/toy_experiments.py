@@ -28,3 +28,14 @@ def theory(p, ctx):
     lr = p["lr"]
     for t in range(1, p["T"] + 1):
         yield {"step": t, "metric": "var", "value": lr / (2 - lr) * (1 - (1 - lr) ** (2 * t))}
+
+
+@experiment("toy.where_am_i")
+def where_am_i(p, ctx):
+    """Pinned to the CPU (the default): reports the device it was given."""
+    yield {"metric": "on_cuda", "value": float(ctx.device.type == "cuda")}
+
+
+@experiment("toy.where_am_i_any", device="any")
+def where_am_i_any(p, ctx):
+    yield {"metric": "on_cuda", "value": float(ctx.device.type == "cuda")}
