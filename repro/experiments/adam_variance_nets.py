@@ -141,7 +141,7 @@ def _augment(x_uint8: torch.Tensor, generator: torch.Generator, pad: int = 4) ->
                   rows, cols]
 
 
-@experiment("adam_variance.cnn_updates")
+@experiment("adam_variance.cnn_updates", device="any")   # CPU generators, tensors on ctx.device; not yet run on CUDA
 def cnn_updates(p, ctx):
     """figs 2, 3, S1-S9: a CIFAR-10 CNN (repro/nn/cifar_cnns.py) trained from initialisation with batch_size,
     crop + flip (`augment`), on CIFAR-10 from data_dir (dataset=cifar10, torchvision's loader) or on synthetic
@@ -177,7 +177,7 @@ def cnn_updates(p, ctx):
     yield from record_updates(p, ctx, model, name, weight, loss_fn, {"model": p["model"], "data": data})
 
 
-@experiment("adam_variance.transformer_updates")
+@experiment("adam_variance.transformer_updates", device="any")   # as above
 def transformer_updates(p, ctx):
     """figs 3 (right) and 4: the encoder-decoder transformer (repro/nn/transformer.py, fairseq
     transformer_iwslt_de_en sizes at full scale) on IWSLT14 de-en from data_dir (dataset=iwslt14) or on the
