@@ -236,6 +236,37 @@ def test_fresh_sampling_matches_exact_theory(mu):
     assert_close_in_se(stats.variance()[0], stats.variance_stderr()[0], theory, rel=0.06)
 
 
+@pytest.mark.parametrize("S", [1, 2, 5])
+def test_fresh_gradient_from_sufficient_statistics_has_the_law_of_the_samples(S):
+    """The Wishart (Bartlett) draw of a fresh minibatch gradient and the direct draw of its S samples give the same
+    law at a fixed δ, D = 2, anisotropic inputs: mean, covariance and fourth moments of every coordinate within 5
+    standard errors (2·10⁵ draws each, float64; S = 1 = D − 1 takes the direct path on both sides)."""
+    from repro.sim.linear import fresh_gradient
+
+    runs, x_std, sigma = 200_000, torch.tensor([1.0, 0.4], dtype=torch.float64), 0.7
+    delta = torch.tensor([[0.8, -1.5]], dtype=torch.float64).expand(runs, 2)
+    g = {m: fresh_gradient(x_std, sigma, S, runs, gen(7 + i), torch.float64, method=m)(delta)
+         for i, m in enumerate(["wishart", "direct"])}
+    stats = {m: torch.cat([v, v[:, :1] * v[:, 1:], v ** 2, v ** 4], 1) for m, v in g.items()}
+    a, b = stats["wishart"], stats["direct"]
+    se = ((a.var(0) + b.var(0)) / runs).sqrt()
+    z = ((a.mean(0) - b.mean(0)) / se).abs()
+    assert torch.all(z < 5), z
+    expected_mean = (x_std ** 2) * delta[0]                  # E[g] = diag(x_std²) δ
+    assert torch.allclose(a[:, :2].mean(0), expected_mean, atol=5 * float(se[:2].max()))
+
+
+def test_wishart_factor_is_lower_triangular_with_the_bartlett_degrees_of_freedom():
+    from repro.sim.linear import wishart_factor
+
+    A = wishart_factor(100_000, 3, 7, gen(9), torch.float64)
+    assert torch.all(A.triu(1) == 0) and torch.all(torch.diagonal(A, dim1=1, dim2=2) > 0)
+    chi2 = torch.diagonal(A, dim1=1, dim2=2) ** 2
+    assert torch.allclose(chi2.mean(0), torch.tensor([7.0, 6.0, 5.0], dtype=torch.float64), rtol=0.02)
+    W = A @ A.transpose(1, 2)                                # Wishart_3(7, I): E[W] = 7 I
+    assert torch.allclose(W.mean(0), 7 * torch.eye(3, dtype=torch.float64), atol=0.1)
+
+
 def test_2d_subset_matches_exact_finite_theory():
     data = make_regression_data(1000, [1.0, 0.1], [1.0, 1.0], 1.0, gen(103))
     stats = simulate_minibatch_regression(data, Optimizer(1.8), 100, 600, 1000, generator=gen(23))
