@@ -32,6 +32,7 @@ Conventions:
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -237,51 +238,78 @@ def simulate_quadratic(K, opt: Optimizer, steps: int, runs: int, noise_cov, *, g
 
 
 class SubsetSampler:
-    """Independent uniform S-subsets of {0..N−1} without replacement, one per row, vectorised over rows.
+    """Independent uniform S-subsets of {0..N−1} without replacement, one per row, vectorised over rows; each row
+    is returned as `width` drawn values and a mask of the S that form the subset.
 
-    Sorting N random keys per row (argsort / topk) costs O(N) random numbers per row and step (75 ms per
-    step at 10⁴ rows × N = 1000 on 2 CPU cores); a vectorised partial Fisher–Yates needs S sequential
-    passes (46 ms). This sampler draws S values with replacement per row and settles collisions by
-    ownership: a [rows, N] table in which every slot of a row writes its id (1..S) into the cell of its
-    value; the slot whose id the cell then holds owns the value (one owner per cell), the others redraw,
-    and a redraw may only claim a cell still empty (0). Which slot wins a cell depends on the order of the
-    writes and on which draws are equal, never on the values themselves, so the procedure commutes with
-    every relabelling of {0..N−1}: its output set is uniform over the S-subsets. Each call is independent
-    of the previous ones (the table is cleared). At 10⁴ × (N = 1000, S = 100) about 5% of the slots redraw
-    (≈ S²/2N per row) in ~5 rounds; a call costs ~10 ms on one core, a quarter of it the S random integers
-    per row (the previous rule, reject every copy of a repeated value, redrew twice as many: ~13 ms). The
-    number of rounds grows like a coupon collector's as S → N, so it is meant for S ≲ N/2.
+    Draw width = S + m values with replacement per row; settle repeats by ownership: every slot writes its id
+    (1..width) into the cell of its value in a [rows, N] table, and the slot whose id the cell then holds owns
+    the value. A row keeps its first S owners (in slot order); the other slots are masked out. m is chosen so that
+    a row rarely has fewer than S distinct values (~S²/2N repeats expected; m ≈ that + 4 s.d. + 4); such a row
+    redraws its missing slots in ownership rounds, a redraw claiming only a cell still empty. Every decision
+    depends on which draws are equal and on slot order, never on the values themselves, so the procedure commutes
+    with every relabelling of {0..N−1}: the kept set is uniform over the S-subsets. Each call is independent of
+    the previous ones (the table is cleared). A mask instead of compaction: the consumer sums with
+    embedding_bag(values, features, per_sample_weights=mask) (compacting the rows, padding them with a zero feature
+    row, or embedding_bag's padding_idx each cost more on the CPU). At 10⁴ rows, N = 1000, S = 100 (width 118) a
+    call costs ~7 ms on one core, a third of it the random integers; the earlier collision-redraw samplers (S draws
+    per row, ~5% redrawn in ~5 rounds) took ~9.5 and ~13 ms.
+
+    Sorting N random keys per row (argsort / topk) costs O(N) random numbers per row and step (75 ms per step at
+    10⁴ rows × N = 1000 on 2 CPU cores); a vectorised partial Fisher–Yates needs S sequential passes (46 ms).
     """
 
-    def __init__(self, rows: int, n: int, size: int, device: torch.device | str = "cpu"):
+    def __init__(self, rows: int, n: int, size: int, device: torch.device | str = "cpu",
+                 extra: int | None = None):
         if not 1 <= size <= n:
             raise ValueError(f"subset size {size} must lie in [1, N={n}]")
-        self.rows, self.n, self.size = rows, n, size
-        dtype = torch.uint8 if size <= 255 else torch.int16 if size <= 32767 else torch.int32
-        self.marks = torch.zeros(rows, n, dtype=dtype, device=device)          # 0 = free, else the owner's id
-        self.ids = torch.arange(1, size + 1, dtype=dtype, device=device).expand(rows, size)
-        self.flat_ids = self.ids.contiguous().view(-1)
+        if extra is None:
+            repeats = size * size / (2 * n)
+            extra = int(math.ceil(repeats + 4 * math.sqrt(repeats) + 4))
+        self.rows, self.n, self.size, self.width = rows, n, size, size + extra
+        w = self.width
+        dtype = torch.uint8 if w <= 255 else torch.int16 if w <= 32767 else torch.int32
+        self.marks = torch.zeros(rows, n, dtype=dtype, device=device)         # 0 = free, else the owner's id
+        self.ids = torch.arange(1, w + 1, dtype=dtype, device=device).expand(rows, w)
 
-    def __call__(self, generator: torch.Generator) -> Tensor:
-        """[rows, size] int64 indices; each row is a uniformly random subset."""
-        device, n, size = self.marks.device, self.n, self.size
-        values = torch.randint(n, (self.rows, size), generator=generator, device=device)
-        self.marks.scatter_(1, values, self.ids)            # round 1 on the table row by row: the last write wins
-        lost = self.marks.gather(1, values) != self.ids
-        flat_marks, flat_values = self.marks.view(-1), values.view(-1)
-        pending = lost.view(-1).nonzero().squeeze(1)         # flat slot ids still to fill
+    def __call__(self, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """(values, keep): [rows, width] int64 draws and the bool mask of each row's S subset members."""
+        device, n, S, w = self.marks.device, self.n, self.size, self.width
+        values = torch.randint(n, (self.rows, w), generator=generator, device=device)
+        self.marks.scatter_(1, values, self.ids)
+        owner = self.marks.gather(1, values) == self.ids
+        rank = owner.cumsum(1, dtype=torch.int32)
+        keep = owner & (rank <= S)
+        short = (rank[:, -1] < S).nonzero().squeeze(1)
+        if short.numel():
+            self._fill(short, values, keep, rank[short, -1], generator)
+        self.marks.zero_()
+        return values, keep
+
+    def subsets(self, draw: tuple[Tensor, Tensor]) -> Tensor:
+        """[rows, S]: the subsets of a draw (values, keep) as plain rows (for tests and inspection)."""
+        values, keep = draw
+        return values[keep].view(self.rows, self.size)
+
+    def _fill(self, rows: Tensor, values: Tensor, keep: Tensor, have: Tensor, generator) -> None:
+        """Rows with fewer than S distinct values: redraw their first S − have free slots in ownership rounds."""
+        device, n, S, w = self.marks.device, self.n, self.size, self.width
+        free_slot = ~keep[rows]
+        pick = free_slot & (free_slot.cumsum(1) <= (S - have).unsqueeze(1))
+        r, c = pick.nonzero(as_tuple=True)
+        pending = rows[r] * w + c                              # flat slot ids to fill
+        flat_marks, flat_values, flat_keep = self.marks.view(-1), values.view(-1), keep.view(-1)
+        flat_ids = torch.arange(1, w + 1, dtype=self.marks.dtype, device=device)
         while pending.numel():
             value = torch.randint(n, pending.shape, generator=generator, device=device)
-            cell = value + (pending // size) * n
-            free = flat_marks[cell] == 0                      # values the row already holds are refused
+            cell = (pending // w) * n + value
+            free = flat_marks[cell] == 0
             slot, cell, value = pending[free], cell[free], value[free]
-            ids = self.flat_ids[slot]
+            ids = flat_ids[slot % w]
             flat_marks.scatter_(0, cell, ids)
             won = flat_marks[cell] == ids
             flat_values[slot[won]] = value[won]
+            flat_keep[slot[won]] = True
             pending = torch.cat([pending[~free], slot[~won]])
-        self.marks.zero_()           # a dense memset: faster than scattering zeros to the S chosen cells
-        return values
 
 
 def wishart_factor(runs: int, dim: int, dof: int, generator: torch.Generator, dtype=torch.float32) -> Tensor:
@@ -359,7 +387,12 @@ def simulate_minibatch_regression(data: RegressionData, opt: Optimizer, batch_si
             raise ValueError(f"unknown sampling {sampling!r}")
 
         def gradient(delta: Tensor) -> Tensor:
-            batch = torch.nn.functional.embedding_bag(draw_indices(generator), features, mode="sum")
+            if sampling == "subset":
+                values, keep = draw_indices(generator)
+                batch = torch.nn.functional.embedding_bag(values, features, mode="sum",
+                                                          per_sample_weights=keep.to(features.dtype))
+            else:
+                batch = torch.nn.functional.embedding_bag(draw_indices(generator), features, mode="sum")
             A_B, b_B = batch[:, : D * D].view(runs, D, D), batch[:, D * D:]
             if D == 1:
                 return A_B[:, 0] * delta - b_B

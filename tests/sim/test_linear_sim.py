@@ -147,12 +147,16 @@ def test_2d_correlated_noise_matches_lyapunov(opt):
 # ------------------------------------------------------------------------------------------- subset sampler
 
 
-def test_subset_sampler_is_without_replacement_and_uniform():
+@pytest.mark.parametrize("extra", [None, 0])
+def test_subset_sampler_is_without_replacement_and_uniform(extra):
+    """extra=None: the default padding (short rows are rare); extra=0: no spare slots, so nearly every row settles
+    its repeats through the redraw rounds."""
     rows, n, size = 40000, 6, 3
-    sampler = SubsetSampler(rows, n, size)
-    idx = sampler(gen(0))
-    assert idx.shape == (rows, size) and idx.dtype == torch.long
-    s = idx.sort(1).values
+    sampler = SubsetSampler(rows, n, size, extra=extra)
+    values, keep = draw = sampler(gen(0))
+    assert values.shape == keep.shape == (rows, sampler.width) and values.dtype == torch.long
+    assert torch.all(keep.sum(1) == size) and int(values.min()) >= 0 and int(values.max()) < n
+    s = sampler.subsets(draw).sort(1).values
     assert torch.all(s[:, 1:] > s[:, :-1])                  # distinct within every row
     assert int(sampler.marks.sum()) == 0                     # the ownership table is cleared for the next call
     # Uniform over the 20 subsets: chi-square with 19 dof (99.99% quantile 52.6).
@@ -162,17 +166,17 @@ def test_subset_sampler_is_without_replacement_and_uniform():
     expected = rows / 20
     assert float(((counts - expected) ** 2 / expected).sum()) < 52.6
     # Independent of the previous call: the same subset again with probability 1/20.
-    s2 = sampler(gen(1)).sort(1).values
+    s2 = sampler.subsets(sampler(gen(1))).sort(1).values
     same = float((s2 == s).all(1).double().mean())
     assert abs(same - 1 / 20) < 5 * math.sqrt(1 / 20 * 19 / 20 / rows)
 
 
 def test_subset_sampler_edge_sizes():
-    perm = SubsetSampler(500, 10, 10)(gen(2)).sort(1).values
-    assert torch.equal(perm, torch.arange(10).expand(500, 10))
-    big = SubsetSampler(50, 300, 280)(gen(3))                 # size > 255 switches the table to int16
-    s = big.sort(1).values
-    assert torch.all(s[:, 1:] > s[:, :-1]) and int(big.min()) >= 0 and int(big.max()) < 300
+    s10 = SubsetSampler(500, 10, 10)
+    assert torch.equal(s10.subsets(s10(gen(2))).sort(1).values, torch.arange(10).expand(500, 10))
+    big = SubsetSampler(50, 300, 280)                        # width > 255 switches the table to int16
+    s = big.subsets(big(gen(3))).sort(1).values
+    assert big.width > 255 and torch.all(s[:, 1:] > s[:, :-1]) and int(s.min()) >= 0 and int(s.max()) < 300
     with pytest.raises(ValueError):
         SubsetSampler(5, 10, 11)
 
@@ -279,7 +283,8 @@ def test_subset_sampler_is_uniform_when_most_slots_redraw():
     """S = 6 of N = 8: most first draws collide and are settled over several ownership rounds; the subsets stay
     uniform over the 28 possibilities (chi-square, 27 dof: 99.99% quantile 64.9) and every row is distinct."""
     rows = 28_000
-    s = SubsetSampler(rows, 8, 6)(gen(4)).sort(1).values
+    sampler = SubsetSampler(rows, 8, 6)
+    s = sampler.subsets(sampler(gen(4))).sort(1).values
     assert torch.all(s[:, 1:] > s[:, :-1])
     code = (1 << s).sum(1)
     counts = torch.bincount(code, minlength=256)[code.unique()].double()
