@@ -92,6 +92,21 @@ def reverse_task(n: int, length: int, vocab_size: int, generator: torch.Generato
     return list(src), list(tgt)
 
 
+def translation_task(p: dict, data_dir, generator: torch.Generator):
+    """(src, tgt, src_vocab, tgt_vocab, data) of a run's params: dataset=iwslt14 reads the training split from
+    data_dir (data="real"); dataset=reverse makes n_train reversal pairs of `length` tokens over vocab_size symbols
+    with `generator` (data="synthetic")."""
+    if p["dataset"] == "iwslt14":
+        d = load_iwslt(data_dir)
+        src, tgt = d["train"]
+        return src, tgt, len(d["src_vocab"]), len(d["tgt_vocab"]), "real"
+    if p["dataset"] == "reverse":
+        vocab = int(p["vocab_size"])
+        src, tgt = reverse_task(int(p["n_train"]), int(p["length"]), vocab, generator)
+        return src, tgt, vocab, vocab, "synthetic"
+    raise ValueError(f"unknown dataset {p['dataset']!r}; choose iwslt14 or reverse")
+
+
 def token_batches(src_lens, tgt_lens, max_tokens: int, generator: torch.Generator) -> list[torch.Tensor]:
     """fairseq's batching: sentences in random order, stably sorted by target then source length, grouped so that
     (sentences in the batch) x (longest side in it) <= max_tokens; returns the batches (index tensors) shuffled."""

@@ -183,21 +183,11 @@ def transformer_updates(p, ctx):
     transformer_iwslt_de_en sizes at full scale) on IWSLT14 de-en from data_dir (dataset=iwslt14) or on the
     synthetic reverse task (dataset=reverse); label-smoothed cross-entropy over target tokens, batches of at most
     max_tokens tokens (fairseq's bucketing), constant lr, no warm-up."""
-    from repro.data.iwslt import PAD, collate, load_iwslt, reverse_task, token_batches
+    from repro.data.iwslt import PAD, collate, token_batches, translation_task
     from repro.nn.transformer import Seq2Seq, TransformerConfig
 
     device = ctx.device
-    if p["dataset"] == "iwslt14":
-        d = load_iwslt(ctx.data_dir)
-        src, tgt = d["train"]
-        src_vocab, tgt_vocab, data = len(d["src_vocab"]), len(d["tgt_vocab"]), "real"
-    elif p["dataset"] == "reverse":
-        src, tgt = reverse_task(int(p["n_train"]), int(p["length"]), int(p["vocab_size"]),
-                                _cpu_generator(ctx, "data_set"))
-        src_vocab = tgt_vocab = int(p["vocab_size"])
-        data = "synthetic"
-    else:
-        raise ValueError(f"unknown dataset {p['dataset']!r}; choose iwslt14 or reverse")
+    src, tgt, src_vocab, tgt_vocab, data = translation_task(p, ctx.data_dir, _cpu_generator(ctx, "data_set"))
     cfg = TransformerConfig(layers=int(p["layers"]), d_model=int(p["d_model"]), heads=int(p["heads"]),
                             ffn=int(p["ffn"]), dropout=float(p["dropout"]), activation="relu")
     with torch.random.fork_rng(devices=[]):

@@ -106,20 +106,11 @@ def iwslt(p, ctx):
     (dataset=iwslt14: the prepare-iwslt14.sh files from data_dir, repro/data/iwslt.py) or on the synthetic reverse
     task (dataset=reverse). Label-smoothed cross-entropy (fairseq's, = torch's label_smoothing) over the target
     tokens, per update in bits; batches of at most max_tokens tokens, reshuffled every epoch."""
-    from repro.data.iwslt import PAD, load_iwslt, reverse_task, token_batches, collate
+    from repro.data.iwslt import PAD, collate, token_batches, translation_task
     from repro.nn.transformer import Seq2Seq, TransformerConfig
 
     device = ctx.device
-    if p["dataset"] == "iwslt14":
-        d = load_iwslt(ctx.data_dir)
-        src, tgt = d["train"]
-        src_vocab, tgt_vocab, data = len(d["src_vocab"]), len(d["tgt_vocab"]), "real"
-    elif p["dataset"] == "reverse":
-        src, tgt = reverse_task(p["n_train"], p["length"], p["vocab_size"], _cpu_generator(ctx, "data_set"))
-        src_vocab = tgt_vocab = p["vocab_size"]
-        data = "synthetic"
-    else:
-        raise ValueError(f"unknown dataset {p['dataset']!r}; choose iwslt14 or reverse")
+    src, tgt, src_vocab, tgt_vocab, data = translation_task(p, ctx.data_dir, _cpu_generator(ctx, "data_set"))
     cfg = TransformerConfig(layers=p["layers"], d_model=p["d_model"], heads=p["heads"], ffn=p["ffn"],
                             dropout=p["dropout"], activation="relu")
     torch.manual_seed(ctx.seed_for("init"))   # nn.Linear / nn.Embedding init draws from the global generator
