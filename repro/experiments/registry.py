@@ -79,5 +79,9 @@ def load_all() -> None:
 
 
 def runs_on_cpu(name: str) -> bool:
-    """True when the experiment is pinned to the CPU (device="cpu")."""
-    return getattr(get(name), "device", "cpu") == "cpu"
+    """True when the experiment is pinned to the CPU (device="cpu"); False for an unknown name (its run then
+    fails with get()'s message)."""
+    try:
+        return get(name).device == "cpu"
+    except KeyError:
+        return False

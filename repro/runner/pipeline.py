@@ -24,14 +24,6 @@ def plan(spec: FigureSpec) -> list[RunSpec]:
     return expand(spec, version_of=code_version)
 
 
-def _pinned_to_cpu(name: str) -> bool:
-    from repro.experiments import registry
-    try:
-        return registry.runs_on_cpu(name)
-    except KeyError:
-        return False   # the worker reports the unknown experiment
-
-
 def _cuda_count() -> int:
     import torch
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
@@ -39,6 +31,7 @@ def _cuda_count() -> int:
 
 def run_figure(spec: FigureSpec, progress: bool = True) -> tuple[list[dict], list[claims_mod.ClaimResult]]:
     """Run what is not done, collect, plot, check. Returns (run results, claim results)."""
+    from repro.experiments.registry import runs_on_cpu
     from repro.runner import dispatch
 
     rt = spec.runtime
@@ -53,7 +46,7 @@ def run_figure(spec: FigureSpec, progress: bool = True) -> tuple[list[dict], lis
             git = git_state(project_root())
             if rt["launcher"] == "local":
                 devices = rt["devices"]
-                if all(_pinned_to_cpu(r.experiment) for r in unique):
+                if all(runs_on_cpu(r.experiment) for r in unique):
                     devices = "cpu"   # nothing here uses a GPU: one worker per core, not one per GPU
                 slots = dispatch.plan_slots(devices, rt["slots_per_device"], _cuda_count(),
                                             threads=rt.get("threads"), tiny=spec.scale == "tiny")

@@ -52,11 +52,8 @@ def run_one(task: dict) -> dict:
         (rdir / stale).unlink(missing_ok=True)
     write_json(rdir / "config.json", {**run, "scale": task["scale"]})
     device = task.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        if registry.runs_on_cpu(run["experiment"]):
-            device = "cpu"   # pinned (see repro/experiments/registry.py): same numbers on every machine
-    except KeyError:
-        pass             # reported as this run's error below
+    if registry.runs_on_cpu(run["experiment"]):
+        device = "cpu"   # pinned (see repro/experiments/registry.py): same numbers on every machine
     ctx = RunContext(seed=run["seed"], device=device, precision=task.get("precision", "fp32"),
                      scale=task["scale"], data_dir=task.get("data_dir", "data"),
                      show_progress=task.get("progress"))

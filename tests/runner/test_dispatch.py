@@ -69,6 +69,7 @@ def test_experiments_pinned_to_the_cpu_get_the_cpu_on_a_gpu_slot(toy_root, tmp_p
     from repro.runner.worker import run_one
 
     assert registry.runs_on_cpu("toy.where_am_i") and not registry.runs_on_cpu("toy.where_am_i_any")
+    assert not registry.runs_on_cpu("toy.no_such_experiment")   # its run fails with the registry's message
     task = {"run": {"paper": "toy", "fig": "1", "panel": "quad", "series": "s", "kind": "experiment",
                     "experiment": "toy.where_am_i", "params": {}, "swept": {}, "seed": 0, "data": "synthetic",
                     "run_key": "k", "cost": 1},
