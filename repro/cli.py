@@ -58,7 +58,7 @@ def cmd_run(args: list[str]) -> int:
     from omegaconf import OmegaConf
 
     from repro.runner.compose import load_spec
-    from repro.runner.pipeline import run_figure
+    from repro.runner.pipeline import run_figures
 
     picked, overrides, flags = _split(args)
     if "--force" in flags:
@@ -73,13 +73,13 @@ def cmd_run(args: list[str]) -> int:
             print(OmegaConf.to_yaml({"paper": s.paper, "fig": s.fig, "title": s.title, "scale": s.scale,
                                      "runtime": s.runtime, "panels": s.panels}))
         return 0
-    failed = 0
+    todo = []
     for s in specs:
         if all(p.get("skip") for p in s.panels.values()):
             print(f"{s.paper} fig{s.fig}: skipped: {next(iter(s.panels.values()))['skip']}")
-            continue
-        results, _ = run_figure(s)
-        failed += sum(r["status"] != "done" for r in results)
+        else:
+            todo.append(s)
+    failed = sum(r["status"] != "done" for results, _ in run_figures(todo) for r in results)
     if failed:
         print(f"{failed} run(s) failed", file=sys.stderr)
     return 1 if failed else 0

@@ -95,7 +95,9 @@ def run_local(runs: list[RunSpec], runtime: dict, scale: str, git: dict, slots: 
     results: list[dict] = []
     sel = selectors.DefaultSelector()
     workers = [_Worker(s, runtime["runs_dir"]) for s in slots[: max(1, min(len(slots), len(queue)))]]
-    bar = tqdm(total=len(queue), desc=f"{runs[0].paper} fig{runs[0].fig}", unit="run", disable=not progress,
+    figs = list(dict.fromkeys((r.paper, r.fig) for r in runs))
+    desc = f"{figs[0][0]} fig{figs[0][1]}" + (f" +{len(figs) - 1} figures" if len(figs) > 1 else "")
+    bar = tqdm(total=len(queue), desc=desc, unit="run", disable=not progress,
                file=sys.stderr, leave=False) if queue else None
 
     def feed(w: _Worker) -> None:

@@ -1,6 +1,8 @@
 """One path for every figure: spec -> runs -> dispatcher -> run store -> tidy CSV -> plot -> claims."""
 from __future__ import annotations
 
+import contextlib
+import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -31,29 +33,65 @@ def _cuda_count() -> int:
 
 def run_figure(spec: FigureSpec, progress: bool = True) -> tuple[list[dict], list[claims_mod.ClaimResult]]:
     """Run what is not done, collect, plot, check. Returns (run results, claim results)."""
+    return run_figures([spec], progress)[0]
+
+
+def run_figures(specs: list[FigureSpec], progress: bool = True) -> list[tuple[list[dict], list]]:
+    """run_figure for several figures, whose pending runs share workers: the figures with the same run-time settings
+    (devices, slots, threads, precision, scale...) go through one pool, longest runs first, so that no slot idles
+    at a figure's end (a GPU box running `repro run all` keeps every GPU busy). Each figure is then collected,
+    plotted and checked on its own. Returns one (run results, claim results) per spec, in order."""
+    groups: dict[str, list[int]] = {}
+    for i, spec in enumerate(specs):
+        key = json.dumps({**spec.runtime, "scale": spec.scale}, sort_keys=True, default=str)
+        groups.setdefault(key, []).append(i)
+    results: list[list[dict]] = [[] for _ in specs]
+    collected: list[tuple[list[RunSpec], Path]] = [None] * len(specs)   # type: ignore[list-item]
+    for members in groups.values():
+        with contextlib.ExitStack() as locks:
+            # one lock order for everyone: two `repro run`s that share figures cannot deadlock
+            for i in sorted(members, key=lambda i: (specs[i].paper, str(specs[i].fig))):
+                rt = specs[i].runtime
+                locks.enter_context(figure_lock(
+                    rt["runs_dir"], specs[i].paper, specs[i].fig,
+                    wait_message=f"waiting for another repro run of {specs[i].paper} fig{specs[i].fig} to finish"))
+            planned = {i: plan(specs[i]) for i in members}
+            ran = _run_pending([specs[i] for i in members], [planned[i] for i in members], progress)
+            for i in members:
+                keys = {r.run_key for r in planned[i]}
+                # a run_key shared by two figures ran once per figure (each figure stores its own runs); either
+                # result stands for both
+                results[i] = list({r["run_key"]: r for r in ran if r["run_key"] in keys}.values())
+                rt = specs[i].runtime
+                collected[i] = planned[i], collect(specs[i], planned[i], rt["runs_dir"], rt["results_dir"])
+    return [_finish(spec, *collected[i], results[i]) for i, spec in enumerate(specs)]
+
+
+def _run_pending(specs: list[FigureSpec], planned: list[list[RunSpec]], progress: bool) -> list[dict]:
+    """Run, through one pool, the runs of these figures (same run-time settings) that are not done."""
     from repro.experiments.registry import runs_on_cpu
     from repro.runner import dispatch
 
+    rt, scale = specs[0].runtime, specs[0].scale
+    pending = [r for runs in planned for r in runs if rt.get("force") or not is_done(rt["runs_dir"], r)]
+    # the same run may appear in two series (same params): run it once per figure
+    unique = list({(r.paper, r.fig, r.run_key): r for r in pending}.values())
+    if not unique:
+        return []
+    git = git_state(project_root())
+    if rt["launcher"] != "local":
+        return dispatch.run_submitit(unique, rt, scale, git, local=rt["launcher"] == "submitit_local")
+    devices = rt["devices"]
+    if all(runs_on_cpu(r.experiment) for r in unique):
+        devices = "cpu"   # nothing here uses a GPU: one worker per core, not one per GPU
+    slots = dispatch.plan_slots(devices, rt["slots_per_device"], _cuda_count(), threads=rt.get("threads"),
+                                tiny=scale == "tiny")
+    return dispatch.run_local(unique, rt, scale, git, slots, progress=progress)
+
+
+def _finish(spec: FigureSpec, runs: list[RunSpec], out: Path, results: list[dict]):
+    """Report a figure's failed runs (one line per distinct error), plot it and check its claims."""
     rt = spec.runtime
-    runs = plan(spec)
-    results: list[dict] = []
-    with figure_lock(rt["runs_dir"], spec.paper, spec.fig,
-                     wait_message=f"waiting for another repro run of {spec.paper} fig{spec.fig} to finish"):
-        pending = [r for r in runs if rt.get("force") or not is_done(rt["runs_dir"], r)]
-        # the same run may appear in two series (same params): run it once
-        unique = list({r.run_key: r for r in pending}.values())
-        if unique:
-            git = git_state(project_root())
-            if rt["launcher"] == "local":
-                devices = rt["devices"]
-                if all(runs_on_cpu(r.experiment) for r in unique):
-                    devices = "cpu"   # nothing here uses a GPU: one worker per core, not one per GPU
-                slots = dispatch.plan_slots(devices, rt["slots_per_device"], _cuda_count(),
-                                            threads=rt.get("threads"), tiny=spec.scale == "tiny")
-                results = dispatch.run_local(unique, rt, spec.scale, git, slots, progress=progress)
-            else:
-                results = dispatch.run_submitit(unique, rt, spec.scale, git, local=rt["launcher"] == "submitit_local")
-        out = collect(spec, runs, rt["runs_dir"], rt["results_dir"])
     failed = [r for r in results if r["status"] != "done"]
     by_error: dict[str, list[dict]] = {}
     for r in failed:   # one line per distinct error (a missing data file fails every run the same way)
@@ -63,7 +101,7 @@ def run_figure(spec: FigureSpec, progress: bool = True) -> tuple[list[dict], lis
         more = f" and {len(rs) - 1} more run(s)" if len(rs) > 1 else ""
         print(f"  FAILED run {rs[0]['run_key']} ({rs[0].get('series')}){more}: {error}  [see {where}/FAILED]",
               file=sys.stderr)
-    print(f"{spec.paper} fig{spec.fig} [{spec.scale}]: {len(runs)} runs, {len(unique)} ran, {len(failed)} failed "
+    print(f"{spec.paper} fig{spec.fig} [{spec.scale}]: {len(runs)} runs, {len(results)} ran, {len(failed)} failed "
           f"-> {out}")
     if rt.get("plot", True):
         print(f"  plot: {plot_figure(spec)}")

@@ -101,3 +101,31 @@ def test_a_figure_of_cpu_pinned_runs_gets_cpu_slots_on_a_gpu_box(toy_root, monke
     [entry] = [e for e in index()["toy"] if e.fig == "1"]
     pipeline.run_figure(load_spec(entry, ["scale=tiny"]), progress=False)
     assert seen and {s.device for s in seen[0]} == {"cpu"}
+
+
+def test_figures_with_the_same_settings_share_one_pool(toy_root, monkeypatch):
+    """`repro run paper=P` sends the pending runs of all its figures through one pool (no slot idles at a figure's
+    end). fig 2 is a copy of fig 1, so every run_key is shared: each figure still stores, collects and checks its
+    own runs."""
+    from repro.runner import dispatch, pipeline
+    from repro.runner.compose import load_spec
+    from repro.runner.figures import _index, index
+
+    fig1 = (toy_root / "conf" / "toy" / "fig1.yaml").read_text()
+    (toy_root / "conf" / "toy" / "fig2.yaml").write_text(fig1.replace("fig: 1", "fig: 2"))
+    _index.cache_clear()   # the index of conf/ is cached per process
+    calls = []
+    real = dispatch.run_local
+    monkeypatch.setattr(dispatch, "run_local", lambda runs, *a, **k: calls.append(runs) or real(runs, *a, **k))
+    specs = [load_spec(e, ["scale=tiny"]) for e in index()["toy"]]
+    assert [s.fig for s in specs] == ["1", "2"]
+    out = pipeline.run_figures(specs, progress=False)
+    assert len(calls) == 1 and {(r.paper, r.fig) for r in calls[0]} == {("toy", "1"), ("toy", "2")}
+    assert len(calls[0]) == 2 * len({r.run_key for r in calls[0]})          # each shared run once per figure
+    for (results, claim_results), fig in zip(out, "12"):
+        assert results and all(r["status"] == "done" for r in results)
+        assert (toy_root / "results" / "toy" / f"fig{fig}_tiny.csv").exists()
+        assert any(c.passed for c in claim_results)
+    # a second run finds everything done and starts no worker
+    calls.clear()
+    assert all(results == [] for results, _ in pipeline.run_figures(specs, progress=False)) and not calls
