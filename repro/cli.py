@@ -79,7 +79,8 @@ def cmd_run(args: list[str]) -> int:
             print(f"{s.paper} fig{s.fig}: skipped: {next(iter(s.panels.values()))['skip']}")
         else:
             todo.append(s)
-    failed = sum(r["status"] != "done" for results, _ in run_figures(todo) for r in results)
+    failed = sum(r["status"] != "done" for results, _ in run_figures(todo, progress=sys.stderr.isatty())
+                 for r in results)   # a progress bar only on a terminal, not in logs
     if failed:
         print(f"{failed} run(s) failed", file=sys.stderr)
     return 1 if failed else 0

@@ -3,7 +3,8 @@
     python scripts/run_cpu_full.py [paper ...]
 
 These are the theory and simulation figures whose full setting fits this 2-core machine; their CSVs and plots
-are committed under results/. Exits non-zero if a run failed (claims are reported, not enforced: a failing
+are committed under results/. The figures' runs share one pool of workers where their run-time settings agree
+(repro.runner.pipeline.run_figures). Exits non-zero if a run failed (claims are reported, not enforced: a failing
 claim is a finding to write down, see `repro check`).
 """
 from __future__ import annotations
@@ -12,21 +13,20 @@ import sys
 import time
 
 from repro.cli import main as repro
+from repro.runner.compose import load_spec
 from repro.runner.figures import index
+from repro.runner.pipeline import run_figures
 
 
 def main(papers: list[str]) -> int:
-    code = 0
-    for paper, figs in index().items():
-        if papers and paper not in papers:
-            continue
-        for e in figs:
-            if e.meta.get("full_on_cpu"):
-                t = time.time()
-                code |= repro(["run", f"paper={paper}", f"fig={e.fig}", "scale=full"])
-                print(f"== {paper} fig{e.fig}: {time.time() - t:.1f} s wall")
+    specs = [load_spec(e, ["scale=full"]) for paper, figs in index().items() if not papers or paper in papers
+             for e in figs if e.meta.get("full_on_cpu")]
+    t = time.time()
+    out = run_figures(specs, progress=sys.stderr.isatty())
+    failed = sum(r["status"] != "done" for results, _ in out for r in results)
+    print(f"== {len(specs)} figures at full scale: {time.time() - t:.1f} s wall, {failed} failed run(s)")
     repro(["report"])
-    return code
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
