@@ -21,8 +21,8 @@ scale, seed, run_key, precision, data and the swept parameters, and computes ``d
 It never parses the command line, picks devices, writes files, draws plots or judges claims.
 
 Where it runs: ``@experiment(name, device="cpu")`` (the default) pins a run to the CPU whatever slot it is given:
-simulations and theory of small tensors, whose committed CSVs a GPU box then reproduces number for number (CUDA's
-generators draw other numbers than the CPU's). ``device="any"`` lets it use the slot's device (a GPU on a GPU
+simulations and theory of small tensors, which then draw the CPU's random streams on a GPU box too (CUDA's
+generators draw other numbers), so with the same torch they reproduce the committed CSVs number for number. ``device="any"`` lets it use the slot's device (a GPU on a GPU
 box): only for functions that keep every tensor and generator on ``ctx.device`` and have been run on CUDA.
 """
 from __future__ import annotations
