@@ -1,6 +1,7 @@
 """Throughput of the batched simulators (repro.sim.linear) against per-chain python loops, Fig 2 settings of
 arXiv 2012.03636 (1-D, λk = 1): unit weight-space white noise, and minibatch regression with N = 1000,
-S = 100 and subset sampling.
+S = 100 and subset sampling (repro.sim.subset: the compiled kernel, and its torch path as used where no C++
+compiler is available).
 
 The per-chain loops are timed on a few chains and extrapolated per chain-step (their cost is linear in the
 number of chains). Two loop baselines per setting: the same simulator called with runs=1 (isolates the
@@ -17,6 +18,7 @@ import time
 
 import torch
 
+from repro.sim import subset
 from repro.sim.linear import Optimizer, simulate_minibatch_regression, simulate_quadratic
 from repro.sim.regression import make_regression_data
 
@@ -50,9 +52,10 @@ def white_loop_python(chains, steps):
             sq += w * w
 
 
-def minibatch_batched(data, runs, steps):
+def minibatch_batched(data, runs, steps, method="auto"):
     simulate_minibatch_regression(data, Optimizer(1.0), BATCH, steps, runs,
-                                  generator=torch.Generator().manual_seed(0), sampling="subset")
+                                  generator=torch.Generator().manual_seed(0), sampling="subset",
+                                  subset_method=method)
 
 
 def minibatch_loop_simulator(data, chains, steps):
@@ -100,11 +103,18 @@ def main():
     ])
 
     data = make_regression_data(N_DATA, [1.0], 1.0, 1.0, torch.Generator().manual_seed(0))
-    minibatch_batched(data, 100, 10)
-    report("minibatch subset", runs, steps, timed(lambda: minibatch_batched(data, runs, steps)), [
+    minibatch_batched(data, 100, 10)            # warm-up; builds the C++ subset kernel on first use (~20 s)
+    loops = [
         ("simulator, runs=1", 5, steps, timed(lambda: minibatch_loop_simulator(data, 5, steps))),
         ("torch.randperm per step", 5, steps, timed(lambda: minibatch_loop_torch(data, 5, steps))),
-    ])
+    ]
+    method = "kernel" if subset.kernel() is not None else "torch"
+    report(f"minibatch subset ({method} path)", runs, steps,
+           timed(lambda: minibatch_batched(data, runs, steps)), loops)
+    if method == "kernel":                      # the path of machines without a compiler, on a tenth of the steps
+        minibatch_batched(data, 100, 10, "torch")
+        report("minibatch subset (torch path)", runs, steps // 10,
+               timed(lambda: minibatch_batched(data, runs, steps // 10, "torch")), loops)
 
 
 if __name__ == "__main__":

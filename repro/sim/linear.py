@@ -23,7 +23,8 @@ Conventions:
 - Nothing but running statistics is stored (ChainStats): per-run time averages of δ and δ² over the window
   of steps (burn_in, steps] (default burn_in = steps // 3: the last two-thirds, the catalog's tiny-scale
   rule), the pooled window average of δδᵀ, the final state and optional snapshots at chosen steps.
-- Randomness comes only from the torch.Generator passed in; the device is the generator's device.
+- Randomness comes only from the torch.Generator passed in (the subset sampler draws one key per step from it
+  and expands it with SplitMix64: repro/sim/subset.py); the device is the generator's device.
 - Default dtype float32. Measured on the 2-core CPU (10⁴ runs): torch.randn is ~5× faster in float32
   than in float64 and a 1000-step white-noise run takes 0.05 s vs 0.27 s. float32 round-off (~6e-8 per
   step, forgotten at the contraction rate 1 − λk) and the per-run float32 running sums (≤ steps terms,
@@ -39,6 +40,7 @@ from typing import Callable, Sequence
 import torch
 
 from repro.sim.regression import RegressionData
+from repro.sim.subset import SubsetSums
 
 Tensor = torch.Tensor
 
@@ -237,81 +239,6 @@ def simulate_quadratic(K, opt: Optimizer, steps: int, runs: int, noise_cov, *, g
 # Minibatch linear regression.
 
 
-class SubsetSampler:
-    """Independent uniform S-subsets of {0..N−1} without replacement, one per row, vectorised over rows; each row
-    is returned as `width` drawn values and a mask of the S that form the subset.
-
-    Draw width = S + m values with replacement per row; settle repeats by ownership: every slot writes its id
-    (1..width) into the cell of its value in a [rows, N] table, and the slot whose id the cell then holds owns
-    the value. A row keeps its first S owners (in slot order); the other slots are masked out. m is chosen so that
-    a row rarely has fewer than S distinct values (~S²/2N repeats expected; m ≈ that + 4 s.d. + 4); such a row
-    redraws its missing slots in ownership rounds, a redraw claiming only a cell still empty. Every decision
-    depends on which draws are equal and on slot order, never on the values themselves, so the procedure commutes
-    with every relabelling of {0..N−1}: the kept set is uniform over the S-subsets. Each call is independent of
-    the previous ones (the table is cleared). A mask instead of compaction: the consumer sums with
-    embedding_bag(values, features, per_sample_weights=mask) (compacting the rows, padding them with a zero feature
-    row, or embedding_bag's padding_idx each cost more on the CPU). At 10⁴ rows, N = 1000, S = 100 (width 118) a
-    call costs ~7 ms on one core, a third of it the random integers; the earlier collision-redraw samplers (S draws
-    per row, ~5% redrawn in ~5 rounds) took ~9.5 and ~13 ms.
-
-    Sorting N random keys per row (argsort / topk) costs O(N) random numbers per row and step (75 ms per step at
-    10⁴ rows × N = 1000 on 2 CPU cores); a vectorised partial Fisher–Yates needs S sequential passes (46 ms).
-    """
-
-    def __init__(self, rows: int, n: int, size: int, device: torch.device | str = "cpu",
-                 extra: int | None = None):
-        if not 1 <= size <= n:
-            raise ValueError(f"subset size {size} must lie in [1, N={n}]")
-        if extra is None:
-            repeats = size * size / (2 * n)
-            extra = int(math.ceil(repeats + 4 * math.sqrt(repeats) + 4))
-        self.rows, self.n, self.size, self.width = rows, n, size, size + extra
-        w = self.width
-        dtype = torch.uint8 if w <= 255 else torch.int16 if w <= 32767 else torch.int32
-        self.marks = torch.zeros(rows, n, dtype=dtype, device=device)         # 0 = free, else the owner's id
-        self.ids = torch.arange(1, w + 1, dtype=dtype, device=device).expand(rows, w)
-
-    def __call__(self, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-        """(values, keep): [rows, width] int64 draws and the bool mask of each row's S subset members."""
-        device, n, S, w = self.marks.device, self.n, self.size, self.width
-        values = torch.randint(n, (self.rows, w), generator=generator, device=device)
-        self.marks.scatter_(1, values, self.ids)
-        owner = self.marks.gather(1, values) == self.ids
-        rank = owner.cumsum(1, dtype=torch.int32)
-        keep = owner & (rank <= S)
-        short = (rank[:, -1] < S).nonzero().squeeze(1)
-        if short.numel():
-            self._fill(short, values, keep, rank[short, -1], generator)
-        self.marks.zero_()
-        return values, keep
-
-    def subsets(self, draw: tuple[Tensor, Tensor]) -> Tensor:
-        """[rows, S]: the subsets of a draw (values, keep) as plain rows (for tests and inspection)."""
-        values, keep = draw
-        return values[keep].view(self.rows, self.size)
-
-    def _fill(self, rows: Tensor, values: Tensor, keep: Tensor, have: Tensor, generator) -> None:
-        """Rows with fewer than S distinct values: redraw their first S − have free slots in ownership rounds."""
-        device, n, S, w = self.marks.device, self.n, self.size, self.width
-        free_slot = ~keep[rows]
-        pick = free_slot & (free_slot.cumsum(1) <= (S - have).unsqueeze(1))
-        r, c = pick.nonzero(as_tuple=True)
-        pending = rows[r] * w + c                              # flat slot ids to fill
-        flat_marks, flat_values, flat_keep = self.marks.view(-1), values.view(-1), keep.view(-1)
-        flat_ids = torch.arange(1, w + 1, dtype=self.marks.dtype, device=device)
-        while pending.numel():
-            value = torch.randint(n, pending.shape, generator=generator, device=device)
-            cell = (pending // w) * n + value
-            free = flat_marks[cell] == 0
-            slot, cell, value = pending[free], cell[free], value[free]
-            ids = flat_ids[slot % w]
-            flat_marks.scatter_(0, cell, ids)
-            won = flat_marks[cell] == ids
-            flat_values[slot[won]] = value[won]
-            flat_keep[slot[won]] = True
-            pending = torch.cat([pending[~free], slot[~won]])
-
-
 def wishart_factor(runs: int, dim: int, dof: int, generator: torch.Generator, dtype=torch.float32) -> Tensor:
     """[runs, dim, dim] lower-triangular A with A Aᵀ ~ Wishart_dim(dof, I), i.e. the law of Σ_b ξ_b ξ_bᵀ over dof
     standard normal vectors ξ_b (Bartlett): A_ii = √χ²_{dof−i} (i = 0..dim−1), A_ij ~ N(0, 1) below the diagonal."""
@@ -358,12 +285,13 @@ def fresh_gradient(x_std: Tensor, noise_std: float, batch_size: int, runs: int, 
 def simulate_minibatch_regression(data: RegressionData, opt: Optimizer, batch_size: int, steps: int,
                                   runs: int, *, generator: torch.Generator, sampling: str = "subset",
                                   w0=None, burn_in: int | None = None, record_steps: Sequence[int] = (),
-                                  dtype: torch.dtype = torch.float32) -> ChainStats:
+                                  dtype: torch.dtype = torch.float32, subset_method: str = "auto") -> ChainStats:
     """Chains of `opt` on L = (1/2N) Σ (wᵀx_i − y_i)² with minibatch gradients (1/S) Σ_{i∈B} x_i(x_iᵀw − y_i).
 
     The center is ŵ (finite data) or w* (fresh). For finite data each sample enters through the features
     (x_i x_iᵀ, x_i ρ_i) with residual ρ_i = y_i − x_iᵀŵ, so that the minibatch gradient at w = ŵ + δ is
-    Â_B δ − mean_B(x ρ): one gather-and-sum of N-row features per step instead of recomputing residuals."""
+    Â_B δ − mean_B(x ρ): one gather-and-sum of N-row features per step instead of recomputing residuals.
+    sampling="subset" sums them with repro.sim.subset.SubsetSums (`subset_method`: auto | kernel | torch)."""
     device = generator.device
     N, D = data.X.shape
     fresh = sampling == "fresh"
@@ -374,25 +302,28 @@ def simulate_minibatch_regression(data: RegressionData, opt: Optimizer, batch_si
     else:
         X = data.X.double()
         rho = data.y.double() - X @ data.w_hat.double()
-        # Divided by S so that the fused gather-and-sum embedding_bag(mode="sum") returns batch means
-        # (3× faster than index_select followed by mean on CPU).
+        # Divided by S so that the sums over a minibatch are batch means.
         features = torch.cat([(X.unsqueeze(2) * X.unsqueeze(1)).reshape(N, D * D), X * rho.unsqueeze(1)], 1)
-        features = (features / batch_size).to(dtype=dtype, device=device)
+        features = (features / batch_size).to(device=device)
         if sampling == "subset":
-            draw_indices = SubsetSampler(runs, N, batch_size, device)
+            # Subset sums in float64 (the sampler's accumulators), rounded once to the chains' dtype.
+            subset_sums = SubsetSums(runs, features, batch_size, method=subset_method)
+
+            def batch_means(gen):
+                return subset_sums(gen).to(dtype)
         elif sampling == "replacement":
-            def draw_indices(gen):
-                return torch.randint(N, (runs, batch_size), generator=gen, device=device)
+            # float32 features: embedding_bag(mode="sum") is a fused gather-and-sum (3× faster than
+            # index_select followed by mean on CPU).
+            features32 = features.to(dtype)
+
+            def batch_means(gen):
+                indices = torch.randint(N, (runs, batch_size), generator=gen, device=device)
+                return torch.nn.functional.embedding_bag(indices, features32, mode="sum")
         else:
             raise ValueError(f"unknown sampling {sampling!r}")
 
         def gradient(delta: Tensor) -> Tensor:
-            if sampling == "subset":
-                values, keep = draw_indices(generator)
-                batch = torch.nn.functional.embedding_bag(values, features, mode="sum",
-                                                          per_sample_weights=keep.to(features.dtype))
-            else:
-                batch = torch.nn.functional.embedding_bag(draw_indices(generator), features, mode="sum")
+            batch = batch_means(generator)
             A_B, b_B = batch[:, : D * D].view(runs, D, D), batch[:, D * D:]
             if D == 1:
                 return A_B[:, 0] * delta - b_B
