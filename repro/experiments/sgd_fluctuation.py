@@ -100,7 +100,7 @@ def _data(p):
     return make_regression_data(p["N"], p["input_var"], p["w_star"], p["noise_std"], generator=g)
 
 
-@experiment("sgd_fluctuation.minibatch", version=4)   # 2-4: faster exact samplers (same laws)
+@experiment("sgd_fluctuation.minibatch", version=5)   # 2-5: faster exact samplers (same laws); 5: C++ subset kernel
 def minibatch(p, ctx):
     """Minibatch SGD(M) chains on the ½·MSE regression dataset of `data_seed` (or fresh samples)."""
     data = _data(p)
