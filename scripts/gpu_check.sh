@@ -24,7 +24,10 @@ nvidia-smi -L
 python3 -c "import torch, hydra, omegaconf, pandas; print('torch', torch.__version__, torch.cuda.get_device_name(0), 'hydra', hydra.__version__)"
 
 want 1 && step "1. test suite, GPU visible" && \
-timeout "${SUITE_S:-170}" python3 -m pytest -p no:cacheprovider -n "${WORKERS:-14}" -q -rfE tests 2>&1 | tee "$OUT/suite.log" | tail -40
+# -v: every test's outcome is in suite.log as it happens; SIGINT at the time limit lets pytest print its summary
+# (a plain kill lost the names of the failing tests twice).
+timeout -s INT -k 30 "${SUITE_S:-170}" python3 -m pytest -p no:cacheprovider -n "${WORKERS:-14}" -v -rfE tests \
+  > "$OUT/suite.log" 2>&1; grep -E "FAILED|ERROR" "$OUT/suite.log" | head -40; tail -5 "$OUT/suite.log"
 
 want 2 && step "2. full-size steps on the GPU, bf16, timed" && \
 REPRO_TEST_DEVICE=cuda REPRO_TEST_PRECISION=bf16 REPRO_TEST_TIMING_STEPS="${TIMING_STEPS:-10}" \
