@@ -2,21 +2,26 @@
 one subset per row and call: the sampler of the minibatch simulations of arXiv 2012.03636 (Figs 2(b), 3(d–f),
 4(b), 9(b), `sampling=subset`), which need Σ_{i∈B} f_i for a fresh B per chain and step.
 
-Algorithm. Each row reads its random words (torch's generator, `random_()` on int64: uniform on [0, 2⁶³)) as a
-stream of b-bit fields, b = ⌈log₂ N⌉, ⌊63/b⌋ fields per word, low bits first. A field ≥ N is skipped, so the
-remaining fields are i.i.d. exactly uniform on {0..N−1} (no modulo bias, unlike `randint`'s 2⁻³²-order bias).
-The row's subset is the first S distinct values of its first F fields. That set is uniform over the S-subsets:
-the rule depends only on which fields are equal and on their order, so it commutes with every relabelling of
-{0..N−1}. A row with fewer than S distinct values among its F fields ("short") is redrawn whole from fresh
-words, a rejection whose event is itself relabelling-invariant, so the law stays uniform. F is the coupon-collector
-mean of the fields needed plus 4.5 standard deviations, rounded up to whole words (N = 1000, S = 100: 126 fields in
-21 words; short rows ~1e-5).
+Algorithm. Each row reads its random words as a stream of b-bit fields, b = ⌈log₂ N⌉, ⌊64/b⌋ fields per word,
+low bits first. A field ≥ N is skipped, so the remaining fields are i.i.d. exactly uniform on {0..N−1} (no modulo
+bias, unlike `randint`'s 2⁻³²-order bias). The row's subset is the first S distinct values of its first F fields.
+That set is uniform over the S-subsets: the rule depends only on which fields are equal and on their order, so it
+commutes with every relabelling of {0..N−1}. A row with fewer than S distinct values among its F fields ("short")
+is redrawn whole with a new key, a rejection whose event is itself relabelling-invariant, so the law stays
+uniform. F is the coupon-collector mean of the fields needed plus 4.5 standard deviations, in whole words
+(N = 1000, S = 100: 126 fields in 21 words; measured 6e-7 of the rows are short).
 
-Two paths, the same subsets from the same words (tests/sim/test_subset.py checks this row by row):
+Random words: SplitMix64 (Steele, Lea & Flood 2014; the generator of Java's SplittableRandom) of a counter,
+word(r, i) = mix(key + (r·W + i + 1)·γ), with one 63-bit key per call drawn from the run's torch generator, so a
+run is reproducible from its seed and a row's words do not depend on how rows are split among threads. (torch's
+mt19937 `random_()` costs ~2.6 ns a word, 40% of the kernel's time; SplitMix64 in the loop ~0.5 ns.)
+
+Two paths, the same subsets from the same key (tests/sim/test_subset.py checks this row by row):
 - ``kernel`` (csrc/subset_sums.cpp): a per-row C++ loop with a stamp table that stays in L1, built once by
   torch.utils.cpp_extension (~20 s with g++ and ninja; cached under ~/.cache/torch_extensions, or
-  $TORCH_EXTENSIONS_DIR). On one core at 10⁴ rows, N = 1000, S = 100: ~75 ns per row for the words and ~110 ns for
-  the loop, against ~525 ns for the earlier vectorised ownership sampler and its embedding_bag.
+  $TORCH_EXTENSIONS_DIR). On one core at 10⁴ rows, N = 1000, S = 100: ~150 ns per row, words included, against
+  ~700 ns for the earlier vectorised sampler (ownership by scatter, then embedding_bag) and ~1.9 µs for the torch
+  path below.
 - ``torch``: the vectorised reference: first-occurrence ownership through a [rows, 2^b] table (scatter_reduce
   amin of slot numbers), rank by cumsum, a take-and-sum per feature column. Used when the kernel cannot be
   built (no compiler: one warning line), for tensors off the CPU, or on request (``REPRO_SUBSET_KERNEL=0``).
