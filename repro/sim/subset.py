@@ -58,9 +58,9 @@ def kernel():
         return cpp_extension.load(name="repro_subset_sums", sources=[str(SOURCE)], extra_cflags=["-O3"],
                                   verbose=False)
     except Exception as error:  # no compiler, no ninja, read-only cache...: the torch path gives the same subsets
+        last_line = (str(error).strip().splitlines() or [""])[-1]
         warnings.warn(f"repro.sim.subset: the C++ subset kernel could not be built ({type(error).__name__}: "
-                      f"{str(error).strip().splitlines()[-1] if str(error).strip() else ''}); using the slower "
-                      f"torch path (same subsets)", RuntimeWarning, stacklevel=2)
+                      f"{last_line}); using the slower torch path (same subsets)", RuntimeWarning, stacklevel=2)
         return None
     finally:
         logger.setLevel(level)
@@ -110,7 +110,6 @@ class SubsetSums:
         # torch path also sends the fields it does not keep to row 2^b (zero).
         self.features = torch.zeros(2**self.bits + 1, k, dtype=torch.float64, device=device)
         self.features[:n] = features.to(torch.float64)
-        self._columns = self.features.T.contiguous()
         self.module = None
         if method != "torch" and device.type == "cpu" and k in KERNEL_FEATURES:
             self.module = kernel()
@@ -118,7 +117,8 @@ class SubsetSums:
             raise RuntimeError("method='kernel' but the C++ subset kernel is unavailable")
         self.record = record
         self.members: Tensor | None = None
-        self._first: Tensor | None = None            # the torch path's first-occurrence table
+        self._first: Tensor | None = None            # the torch path's first-occurrence table and feature columns,
+        self._columns: Tensor | None = None          # made on its first call
 
     @property
     def method(self) -> str:
@@ -159,6 +159,7 @@ class SubsetSums:
         if self._first is None:
             dtype = torch.int16 if F < 2**15 else torch.int32
             self._first = torch.full((self.rows, 2**self.bits), F, dtype=dtype, device=device)
+            self._columns = self.features.T.contiguous()
         first = self._first[:r]
         slot = torch.arange(F, dtype=first.dtype, device=device).expand(r, F)
         first.scatter_reduce_(1, values, slot, reduce="amin")

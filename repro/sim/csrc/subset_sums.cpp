@@ -37,7 +37,7 @@ void rows(uint64_t key, const double* features, int64_t n, int64_t size, int64_t
           int64_t end) {
   const int64_t bits = BITS > 0 ? BITS : bits_runtime;
   const int64_t per_word = 64 / bits;
-  const uint64_t mask = bits == 64 ? ~uint64_t(0) : (uint64_t(1) << bits) - 1;
+  const uint64_t mask = (uint64_t(1) << bits) - 1;  // bits <= 24 (checked by subset_sums)
   const int64_t unchecked = std::min(size, fields);
   std::vector<uint32_t> stamp_table(size_t(1) << bits, 0);
   uint32_t* stamp = stamp_table.data();
