@@ -8,7 +8,8 @@ python scalars, matrices are returned as numpy float64.
   form λσ²/(2S − λa(S+2)) and its divergence λ* = 2S/(a(S+2)).
 - Input noise (Prop 9 / Thm 9): the label-noise results with A → K = A + B and σ² → Tr[AK⁻¹BU]; L_test with the
   catalog's erratum ½Tr[AΣ] + ½Tr[B′ᵀAB′U] (the printed Eq. 134, which uses Tr[KΣ], is kept for the record).
-- L2 regularisation (Prop 3 / Thm 4): noise, test loss (Eq. 11) and Σ (Eq. 12) with their stationarity conditions.
+- L2 regularisation (Prop 3 / Thm 4): noise, test loss (Eq. 11) and Σ (Eq. 12, which needs [A, U] = 0; l2_cov solves
+  the fixed point in closed form for any u) with their stationarity conditions.
 - High-dimensional regression (Prop 4 / Thm 6) on a realised Â, with the realised-residual variant.
 - Second-order methods (Sec 6.4): DNM (Λ = λA⁻¹) and NGD at σ = 0.
 - Hessian approximations of Table 2 (C ≈ H/S, no σ², as the table writes them): continuous and discrete time.
@@ -279,9 +280,58 @@ def l2_test_loss(A, gamma, u, batch_size: int, lr: float) -> float:
     return lr / (2 * batch_size) * (base * kappa + r) + 0.5 * base
 
 
+def _common_eigenbasis(A, Gam):
+    """Orthogonal Q with QᵀAQ and QᵀΓQ both diagonal, or None when [A, Γ] ≠ 0 (symmetric A and Γ)."""
+    A, Gam = _mat(A), _mat(Gam)
+    scale = max(1.0, float(np.abs(A).max()), float(np.abs(Gam).max()))
+    if np.abs(A @ Gam - Gam @ A).max() > 1e-12 * scale**2:
+        return None
+    # a generic combination: its eigenvectors diagonalise both commuting matrices (degenerate blocks of the
+    # combination are degenerate for both)
+    _, Q = np.linalg.eigh(A + (math.sqrt(2) - 1) * Gam)
+    for M in (A, Gam):
+        R = Q.T @ M @ Q
+        if np.abs(R - np.diag(np.diag(R))).max() > 1e-10 * scale:
+            return None
+    return Q
+
+
 def l2_cov(A, gamma, u, batch_size: int, lr: float) -> np.ndarray:
-    """Eq. 12 ([Γ, U] = 0): Σ = (λ/S)Tr[AK⁻²Γ²U](1 + λκ/S)AK⁻¹G⁻¹ + (λ/S)(A²K⁻²Γ²U + (λr/S)A)K⁻¹G⁻¹,
-    about w* = K⁻¹Au."""
+    """Σ about w* = K⁻¹Au, in closed form for any u (needs [A, Γ] = 0, true for Γ = γI).
+
+    The fixed point Σ = (I − λK)Σ(I − λK) + λ²C(Σ) with Prop 3's C is, in the common eigenbasis of A and K
+    (eigenvalues a_i, k_i; Ṽ = Qᵀ(w* − u)(w* − u)ᵀQ),
+        Σ̃_ij = (λ/S)[(Tr[AΣ] + Tr[AV]) a_i δ_ij + a_i a_j Ṽ_ij] / D_ij,  D_ij = k_i + k_j − λk_ik_j − (λ/S)a_ia_j,
+    with Tr[AΣ] from its own diagonal. D_ii = k_i g_i (G = 2I − λ(K + K⁻¹A²/S)), so where [A, U] = 0 (Ṽ diagonal)
+    this is the paper's Eq. 12, Σ = (λ/S)Tr[AK⁻²Γ²U](1 + λκ/S)AK⁻¹G⁻¹ + (λ/S)(A²K⁻²Γ²U + (λr/S)A)K⁻¹G⁻¹.
+    Eq. 12 itself holds only there: for u off A's eigenvectors its off-diagonal entries are wrong (not even
+    symmetric). The diagonal, the traces and Eq. 11 need only Ṽ_ii and agree with Eq. 12 for every u.
+    Where [A, Γ] ≠ 0 the Lyapunov solver (l2_cov_lyapunov) gives Σ."""
+    terms = _l2_terms(A, gamma, u, batch_size, lr)
+    if terms is None:
+        return _inf(len(_mat(A)))
+    A, S, Gam = terms["A"], terms["S"], terms["Gam"]
+    Q = _common_eigenbasis(A, Gam)
+    if Q is None:
+        return l2_cov_lyapunov(A, gamma, u, batch_size, lr)
+    a, g = np.diag(Q.T @ A @ Q), np.diag(Q.T @ Gam @ Q)
+    k = a + g
+    _, _, Gp, _ = l2_parts(A, gamma, u)
+    Vt = Q.T @ Gp @ np.outer(_vec(u), _vec(u)) @ Gp.T @ Q          # (w* − u)(w* − u)ᵀ in the eigenbasis
+    Dm = k[:, None] + k[None, :] - lr * np.outer(k, k) - lr / S * np.outer(a, a)
+    if not np.all(Dm > 0):
+        return _inf(len(A))
+    d = np.diag(Dm)
+    t = float(np.sum(a * a / d))                                     # = Tr[A²K⁻¹G⁻¹]
+    tr_AV = float(a @ np.diag(Vt))
+    tr_ASigma = lr / S * (tr_AV * t + float(np.sum(a**3 * np.diag(Vt) / d))) / (1 - lr / S * t)
+    St = lr / S * ((tr_ASigma + tr_AV) * np.diag(a) + np.outer(a, a) * Vt) / Dm
+    return Q @ St @ Q.T
+
+
+def l2_cov_eq12(A, gamma, u, batch_size: int, lr: float) -> np.ndarray:
+    """Eq. 12 as printed (valid for [A, U] = 0): Σ = (λ/S)Tr[AK⁻²Γ²U](1 + λκ/S)AK⁻¹G⁻¹
+    + (λ/S)(A²K⁻²Γ²U + (λr/S)A)K⁻¹G⁻¹; kept to document where it fails (u off A's eigenvectors)."""
     terms = _l2_terms(A, gamma, u, batch_size, lr)
     if terms is None:
         return _inf(len(_mat(A)))

@@ -200,6 +200,55 @@ def test_eq11_eq12_equal_the_exact_fixed_point_2d():
         assert mt.l2_test_loss(A2, gamma, u, 8, 0.8) == pytest.approx(L_test, rel=1e-10)
 
 
+@pytest.mark.parametrize("case", [(np.diag([1.0, 0.5]), 2.0, [1.0, 1.0], 2, 0.3),
+                                  (np.diag([1.0, 0.5]), 0.3, [1.0, 0.7], 4, 0.8),
+                                  (np.diag([1.0, 1.0, 0.5]), 0.2, [1.0, 0.3, -0.5], 3, 0.7),   # degenerate a
+                                  (np.array([[0.9, 0.2], [0.2, 0.6]]), -0.2, [1.0, -1.0], 2, 0.6)])
+def test_l2_cov_equals_the_exact_fixed_point_when_u_is_off_the_eigenvectors(case):
+    # [A, U] != 0: Eq. 12 as printed is wrong off the diagonal (not even symmetric); l2_cov is the fixed point
+    A, gamma, u, S, lr = case
+    assert np.abs(A @ np.outer(u, u) - np.outer(u, u) @ A).max() > 0.1
+    exact = mt.l2_cov_lyapunov(A, gamma, u, S, lr)
+    Sigma = mt.l2_cov(A, gamma, u, S, lr)
+    np.testing.assert_allclose(Sigma, exact, rtol=1e-10, atol=1e-14 * np.abs(exact).max())
+    np.testing.assert_allclose(Sigma, Sigma.T, rtol=1e-12)
+    eq12 = mt.l2_cov_eq12(A, gamma, u, S, lr)
+    assert np.abs(eq12 - exact).max() > 0.005 * np.abs(exact).max()
+    assert np.trace(A @ eq12) == pytest.approx(np.trace(A @ exact), rel=1e-10)    # its traces hold
+    assert np.trace(eq12) == pytest.approx(np.trace(exact), rel=1e-10)
+    K, _, Gp, _ = mt.l2_parts(A, gamma, u)
+    L_test = 0.5 * np.trace(A @ exact) + 0.5 * np.trace(A @ Gp @ np.outer(u, u) @ Gp.T)
+    assert mt.l2_test_loss(A, gamma, u, S, lr) == pytest.approx(L_test, rel=1e-10)
+    assert mt.l2_losses(A, gamma, u, S, lr)[1] == pytest.approx(L_test, rel=1e-10)
+
+
+def test_l2_cov_falls_back_to_the_solver_when_gamma_does_not_commute_with_A():
+    A, Gam, u = np.diag([1.0, 0.5]), np.array([[0.3, 0.1], [0.1, 0.2]]), [1.0, 0.7]
+    np.testing.assert_allclose(mt.l2_cov(A, Gam, u, 4, 0.8), mt.l2_cov_lyapunov(A, Gam, u, 4, 0.8), rtol=1e-12)
+
+
+def test_l2_cov_off_the_eigenvectors_by_simulation():
+    import torch
+
+    from repro.sim import minibatch as msim
+    from repro.sim.linear import Optimizer
+
+    A, gamma, u, S, lr = [1.0, 0.5], 2.0, [1.0, 1.0], 2, 0.3
+    Sigma = mt.l2_cov(np.diag(A), gamma, u, S, lr)
+    eq12 = mt.l2_cov_eq12(np.diag(A), gamma, u, S, lr)
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)                 # small tensors: one thread is fastest on the shared CPU
+    try:
+        stats = msim.simulate("l2", {"A": A, "S": S, "gamma": gamma, "u": u}, Optimizer(lr), 1500, 1000,
+                              generator=torch.Generator().manual_seed(0))
+    finally:
+        torch.set_num_threads(n_threads)
+    sim = stats.pooled.double().numpy()
+    np.testing.assert_allclose(np.diag(sim), np.diag(Sigma), rtol=0.03)
+    assert sim[0, 1] == pytest.approx(Sigma[0, 1], rel=0.05)                  # 0.0126
+    assert abs(sim[0, 1] / eq12[0, 1] - 1) > 0.3 and abs(sim[1, 0] / eq12[1, 0] - 1) > 0.3   # 0.0216, 0.0076
+
+
 def test_l2_reference_values_and_stability_windows():
     fig3 = [mt.l2_test_loss([[1.0]], g, 1.0, 1, 0.5) for g in (-0.3, -0.1, 0, 0.5, 1, 1.5, 2, 2.2)]
     np.testing.assert_allclose(fig3, [0.684, 0.022, 0, 0.119, 0.25, 0.386, 0.667, 1.080], atol=6e-4)
