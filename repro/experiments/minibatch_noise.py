@@ -166,13 +166,15 @@ def theory(p, ctx):
     discrete     discrete-time Hessian approximation (Table 2), continuous: continuous-time (Table 2);
     exact_finite the exact fixed point on the realised finite dataset (label noise, sampling with replacement);
     tail         β = 2S/(aλ) − S,   tail_continuous  β_cts = 2S/(aλ) + 1   (1-D label noise, metric beta);
+    tail_exact   the exact tail exponent α of the 1-D stationary law, E|1 − aλχ²_S/S|^α = 1 (metric beta);
     printed      the input-noise L_test as printed (Eq. 134), to document the erratum.
     Metrics: var / var_w<i> (diagonal of Σ about w*), L_train, L_test; +inf outside stationarity."""
     source, form, q = p["source"], p["form"], _problem(p)
     A, lr, mu, S = np.diag(q["A"]), float(p["lr"]), float(p.get("mu", 0.0)), q["S"]
     D = len(A)
-    if form in ("tail", "tail_continuous"):
-        fn = mt.tail_index if form == "tail" else mt.tail_index_continuous
+    if form in ("tail", "tail_continuous", "tail_exact"):
+        fn = {"tail": mt.tail_index, "tail_continuous": mt.tail_index_continuous,
+              "tail_exact": mt.tail_index_exact}[form]
         yield {"metric": "beta", "value": float(fn(lr * q["A"][0], S))}
         return
     kw = {k: q[k] for k in ("sigma2", "B", "gamma", "u") if k in q}

@@ -10,13 +10,16 @@ from repro.plotting.registry import plot
 @plot("minibatch_noise.tail_index")
 def tail_index(ax, rows, e):
     """beta against S at lr == e['lr']: variance inversion (squares), t-MLE (triangles), Hill (crosses), flagged
-    points (beta < 4) circled in red, the prediction 2S/(a lambda) - S and the continuous-time 2S/(a lambda) + 1."""
+    points (beta < 4) circled in red, the prediction 2S/(a lambda) - S, the continuous-time 2S/(a lambda) + 1 and,
+    where the CSV has it, the exact tail exponent of the stationary law (series exact_tail)."""
     if "lr" in rows.columns and e.get("lr") is not None:
         rows = rows[np.isclose(rows["lr"].astype(float), float(e["lr"]))]
     for series, style, label in (("theory", dict(color="tab:orange", lw=1.4), "2S/(a lambda) - S"),
-                                 ("continuous", dict(color="tab:green", ls="--", lw=1.2), "continuous 2S/(a lambda) + 1")):
+                                 ("continuous", dict(color="tab:green", ls="--", lw=1.2), "continuous 2S/(a lambda) + 1"),
+                                 ("exact_tail", dict(color="black", ls=":", lw=1.2), "exact tail exponent")):
         th = rows[(rows["series"] == series) & (rows["metric"] == "beta")].sort_values("S")
-        ax.plot(th["S"], th["value"], label=label, **style)
+        if len(th):
+            ax.plot(th["S"], th["value"], label=label, **style)
     exp = rows[rows["series"] == "experiment"]
     for metric, marker, label in (("beta_var", "s", "variance inversion"), ("beta_tmle", "^", "Student-t MLE"),
                                   ("beta_hill", "x", "Hill")):

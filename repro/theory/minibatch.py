@@ -13,8 +13,10 @@ python scalars, matrices are returned as numpy float64.
 - High-dimensional regression (Prop 4 / Thm 6) on a realised Â, with the realised-residual variant.
 - Second-order methods (Sec 6.4): DNM (Λ = λA⁻¹) and NGD at σ = 0.
 - Hessian approximations of Table 2 (C ≈ H/S, no σ², as the table writes them): continuous and discrete time.
-- Tail index (App D.3): the prediction β = 2S/(aλ) − S, the continuous-time β_cts = 2S/(aλ) + 1, and three
-  estimators from samples: variance inversion, the Student-t maximum likelihood and Hill's.
+- Tail index (App D.3): the prediction β = 2S/(aλ) − S, the continuous-time β_cts = 2S/(aλ) + 1, the exact tail
+  exponent α of the 1-D stationary law (E|1 − aλχ²_S/S|^α = 1; α < β: the Student-t law has the exact variance,
+  not the exact tail), and three estimators from samples: variance inversion, the Student-t maximum likelihood and
+  Hill's.
 - Exact cross-checks: the same stationary Σ from the (state-dependent) discrete Lyapunov solver of
   repro/theory/lyapunov.py, which makes no assumption beyond Gaussian inputs.
 
@@ -619,3 +621,87 @@ def tail_index_hill(samples, k: int | None = None) -> float:
     xs = np.partition(x, n - k - 1)
     threshold, largest = xs[n - k - 1], xs[n - k:]
     return float(1 / np.mean(np.log(largest / threshold)))
+
+
+# The exact tail exponent of the 1-D stationary law (fresh samples). One step is the Kesten recursion
+# w' = M w + Q with M = 1 − λa χ²_S/S and Q = λσ√(aχ²_S)/S · z. With E log|M| < 0 and P(|M| > 1) > 0, the
+# stationary law has a power tail P(|w| > x) ~ C x^{−α} whose exponent solves E|M|^α = 1 (Kesten 1973, Goldie
+# 1991; M and Q may be dependent). App. D.3's Student-t law assumes the tail exponent β = 2S/(aλ) − S that
+# matches the exact variance; α equals β only at the divergence (both are 2 where E M² = 1).
+
+
+def _tanh_sinh(a: float, b: float, level: int = 7):
+    """Nodes of the tanh-sinh rule on [a, b] as (log(x − a), log(b − x), log weight): the distances to both ends
+    are formed without cancellation, so the endpoint singularities of |1 − cx|^α and x^{S/2−1} are resolved."""
+    h = 2.0 ** -level
+    t = np.arange(-4.0, 4.0 + h / 2, h)
+    u = 0.5 * math.pi * np.sinh(t)
+    log_half = math.log(b - a)
+    log_lo = log_half - np.logaddexp(0.0, -2 * u)          # x − a = (b − a)/(1 + e^{−2u})
+    log_hi = log_half - np.logaddexp(0.0, 2 * u)           # b − x = (b − a)/(1 + e^{2u})
+    log_w = math.log(h * math.pi) + np.log(np.cosh(t)) + log_lo + log_hi - log_half   # (b−a)/2·(π/2)cosh t/cosh²u
+    return log_lo, log_hi, log_w
+
+
+def _log_abs_moment(alpha: float, c: float, S: int) -> float:
+    """log E|1 − cX|^α for X ~ χ²_S, by tanh-sinh quadrature of the density in log space on [0, m₁], [m₁, 1/c],
+    [1/c, m₂], [m₂, x_max] (m₁, m₂: the modes of the integrand on either side of the zero at 1/c)."""
+    z = 1.0 / c
+    log_norm = -0.5 * S * math.log(2.0) - math.lgamma(0.5 * S)
+
+    def logf(x):
+        return alpha * np.log(np.abs(1 - c * x)) + (0.5 * S - 1) * np.log(x) - 0.5 * x + log_norm
+
+    def dlogf(x):
+        return alpha * c / (c * x - 1) + (0.5 * S - 1) / x - 0.5
+
+    def mode(lo, hi):
+        for _ in range(200):                                 # dlogf decreases from +inf to -inf (or -1/2)
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if dlogf(mid) > 0 else (lo, mid)
+        return 0.5 * (lo + hi)
+
+    m1 = mode(z * 1e-15, z * (1 - 1e-15)) if S > 2 else z * 1e-3
+    top = z + 2 * alpha + 2 * S + 10
+    while dlogf(top) > 0:
+        top *= 2
+    m2 = mode(z * (1 + 1e-15), top)
+    x_max = m2 + 10.0
+    while logf(x_max) > logf(m2) - 120:
+        x_max = m2 + 2 * (x_max - m2)
+    pieces = []
+    for a, b, right in ((0.0, m1, False), (m1, z, False), (z, m2, True), (m2, x_max, True)):
+        log_lo, log_hi, log_w = _tanh_sinh(a, b)
+        x = a + np.exp(log_lo)
+        if right:   # |1 − cx| = c(x − z)
+            log_abs = math.log(c) + (log_lo if a == z else np.log(x - z))
+        else:       # |1 − cx| = c(z − x)
+            log_abs = math.log(c) + (log_hi if b == z else np.log(z - x))
+        log_x = log_lo if a == 0.0 else np.log(x)
+        pieces.append(log_w + alpha * log_abs + (0.5 * S - 1) * log_x - 0.5 * x + log_norm)
+    v = np.concatenate(pieces)
+    v = v[np.isfinite(v)]
+    m = v.max()
+    return float(m + math.log(np.exp(v - m).sum()))
+
+
+def tail_index_exact(lr_a, batch_size) -> float:
+    """The exact tail exponent α of the 1-D stationary law (fresh samples): the positive root of
+    E|1 − (aλ/S)χ²_S|^α = 1. It is < 2 (infinite variance) beyond the divergence of Theorem 2's variance, where a
+    stationary law still exists while E log|M| < 0; nan where E log|M| ≥ 0 (no stationary law)."""
+    c, S = float(lr_a) / int(batch_size), int(batch_size)
+    f = lambda al: _log_abs_moment(al, c, S)   # noqa: E731; convex in α, f(0) = 0, f'(0) = E log|M|
+    eps = 1e-4
+    if f(eps) >= 0:
+        return math.nan
+    lo, hi = eps, 1.0
+    while f(hi) < 0:
+        lo, hi = hi, 2 * hi
+        if hi > 1e7:
+            return math.inf
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if f(mid) < 0 else (lo, mid)
+        if hi - lo < 1e-10 * hi:
+            break
+    return 0.5 * (lo + hi)

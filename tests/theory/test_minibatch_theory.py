@@ -403,3 +403,44 @@ def test_t_mle_of_gaussian_data_is_large_and_hill_recovers_a_pareto_index():
     assert mt.tail_index_hill(x, k=4000) == pytest.approx(alpha, rel=0.05)
     with pytest.raises(ValueError):
         mt.tail_index_hill(x, k=0)
+
+
+def _chi2_polynomial_moment(c, S, k):
+    """E(1 − cX)^k for X ~ χ²_S from E X^j = S(S+2)...(S+2j−2)."""
+    out = 0.0
+    for j in range(k + 1):
+        out += math.comb(k, j) * (-c) ** j * math.prod(S + 2 * i for i in range(j))
+    return out
+
+
+def test_exact_tail_moment_matches_the_polynomial_moments():
+    for S, lr_a in ((3, 0.3), (25, 1.0), (185, 0.2), (5, 1.8), (1, 1.0)):
+        for k in (1, 2, 4, 7):
+            ref = _chi2_polynomial_moment(lr_a / S, S, k) if k % 2 == 0 else None
+            got = math.exp(mt._log_abs_moment(float(k), lr_a / S, S))
+            if ref is not None:
+                assert got == pytest.approx(ref, rel=1e-9), (S, lr_a, k)
+
+
+def test_exact_tail_exponent_solves_kesten_and_differs_from_the_student_t_law():
+    # alpha = 2 exactly at the divergence lambda* a = 2S/(S + 2), where the Student-t beta is 2 as well
+    for S in (3, 10, 40):
+        assert mt.tail_index_exact(2 * S / (S + 2), S) == pytest.approx(2.0, rel=1e-7)
+    # alpha = 4 where E M^4 = 1 (found from the polynomial moment by bisection)
+    S, lo, hi = 10, 0.05, 2 * 10 / 12
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if _chi2_polynomial_moment(mid / S, S, 4) < 1 else (lo, mid)
+    assert mt.tail_index_exact(lo, S) == pytest.approx(4.0, rel=1e-7)
+    # issue 13 / App. D.3: at a lambda = 0.3, S = 3 the exact exponent is 14.54 (scipy quad gives 14.5401040),
+    # not the Student-t beta = 2S/(a lambda) - S = 17
+    assert mt.tail_index_exact(0.3, 3) == pytest.approx(14.5401040, abs=1e-6)
+    assert mt.tail_index(0.3, 3) == pytest.approx(17.0)
+    for lr_a, S in ((0.3, 3), (1.0, 25), (1.8, 65), (0.2, 185)):
+        alpha = mt.tail_index_exact(lr_a, S)
+        assert mt._log_abs_moment(alpha, lr_a / S, S) == pytest.approx(0.0, abs=1e-6)
+        assert alpha < mt.tail_index(lr_a, S)                   # the Student-t law overstates the tail index
+    # beyond the divergence of the variance a stationary law still exists while E log|M| < 0, with alpha < 2
+    assert 0 < mt.tail_index_exact(2.5, 5) < 2
+    assert math.isnan(mt.tail_index_exact(50.0, 5))             # E log|M| > 0: no stationary law
+
