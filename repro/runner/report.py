@@ -45,7 +45,8 @@ def write_report() -> str:
                         if r["passed"] == "" and not_on_device(None, r["detail"]):
                             outcome = "n/a (device)"
                         detail = r["detail"].replace("|", "/")
-                        lines.append(f"| {r['panel']}/{r['id']}: {r['text']} | {'yes' if r['gate'] == 'True' else 'no'}"
+                        text = r["text"].replace("|", "\\|")     # |g|, Var|u|: escaped, not cell breaks
+                        lines.append(f"| {r['panel']}/{r['id']}: {text} | {'yes' if r['gate'] == 'True' else 'no'}"
                                      f" | {outcome} | {detail} |")
                     lines.append("")
                 break   # full if present, else tiny
