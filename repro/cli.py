@@ -125,8 +125,10 @@ def cmd_check(args: list[str]) -> int:
     res = [r for spec in _existing_specs(picked, overrides, flags) for r in check_figure(spec)]
     bad = len(claims.gating_failures(res))
     reported = sum(r.passed is False and not r.gate for r in res)
+    na = sum(claims.not_on_device(r.passed, r.detail) for r in res)
     print(f"claims passed {sum(r.passed is True for r in res)}; gating failures {bad}; "
-          f"reported-only failures {reported}; not evaluated {sum(r.passed is None for r in res)}")
+          f"reported-only failures {reported}; not evaluated {sum(r.passed is None for r in res) - na}"
+          + (f"; not evaluated on this device {na}" if na else ""))
     return 1 if bad else 0
 
 

@@ -5,7 +5,8 @@
 #    of the dispatcher), 2. the full-size smoke tests on the GPU in bf16 with a steady-state time per step (the
 #    numbers behind the GPU cost estimates of `repro list`), 3. tiny figures through the CLI with precision=bf16,
 #    4. the optimizer-step benchmark on the GPU, 5. the simulation benchmark on the box's CPU (one thread).
-# STEPS="1 5" runs only those steps (default: all).
+# STEPS="1 5" runs only those steps (default: 1-5). Step 6 (not in the default): snake fig 9 at full scale, whose
+# timing claims (i), (iii) carry `device: cuda` and are N/A on the committed CPU CSV (~2-3 min).
 # Offline boxes: wheels for packages the box lacks go in .whl/ (pip download ... -d .whl), the authors' reference
 # curves in .gpu/reference (a copy of ../shared/reference); both are git-ignored.
 set -u -o pipefail
@@ -47,4 +48,8 @@ want 4 && step "4. optimizer step benchmark, cuda" && \
 timeout 60 python3 benchmarks/optimizer_step.py --device cuda 2>&1 | tee "$OUT/optimizer_step.log" | tail -15
 want 5 && step "5. simulation benchmark, the box's CPU, one thread" && \
 timeout 120 python3 benchmarks/bench_sim.py 2>&1 | tee "$OUT/bench_sim.log" | tail -12
+want 6 && step "6. snake fig 9 at full scale: the GPU timing claims" && \
+timeout "${FIG9_S:-300}" python3 -m repro.cli run paper=snake fig=9 scale=full runs_dir=/tmp/gpu_runs \
+  results_dir=/tmp/gpu_results 2>&1 | tee "$OUT/snake_fig9.log" | tail -16
+want 6 && cp /tmp/gpu_results/snake/fig9* "$OUT/" 2>/dev/null
 step done

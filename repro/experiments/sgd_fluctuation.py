@@ -220,6 +220,25 @@ def kramers_rate(p, ctx):
     yield {"metric": "fitted_c", "value": c, "series": "thm9_fitted", "kind": "theory"}
 
 
+@experiment("sgd_fluctuation.kramers_ito_exact")
+def kramers_ito_exact(p, ctx):
+    """Fig 6(b), beside Thm 9: the exact escape rate of the Itô limit of SGD (mean first-passage time by quadrature,
+    theory.kramers_rate_ito_exact) on the calibrated well at every r (metric rate, / |k_b| as the figure), and on
+    asymmetric wells (k_a = 1, |k_b| in `kb_check`, ΔL = 1, l = ½, λ = `check_lr`, S = 1: small noise) the exact rate
+    over the two Arrhenius prefactors, k_a/2π (ratio_ka) and Thm 9's |k_b|/2π (ratio_kb)."""
+    lr, S = p["lr"], p["S"]
+    for r in p["scales"]:
+        well = escape_sim.calibrated_well(r)
+        args = (well.k_a, well.k_b, well.barrier, well.l, lr, S)
+        yield {"metric": "rate", "value": theory.kramers_rate_ito_exact(*args) / well.k_b, "r": r}
+    for kb in p["kb_check"]:
+        args = (1.0, kb, 1.0, 0.5, p["check_lr"], 1)
+        exact = theory.kramers_rate_ito_exact(*args)
+        arrhenius = np.exp(-theory.kramers_exponent(*args)) / (2 * np.pi)
+        yield {"metric": "ratio_ka", "value": exact / (1.0 * arrhenius), "k_b": kb}
+        yield {"metric": "ratio_kb", "value": exact / (kb * arrhenius), "k_b": kb}
+
+
 @experiment("sgd_fluctuation.kramers_schematic")
 def kramers_schematic(p, ctx):
     """Fig 6(a), an illustration: a double well with minimum a, switch point l, barrier b, and the discrete

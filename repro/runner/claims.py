@@ -6,6 +6,10 @@ two on those columns, optionally filters (`where`), and evaluates `test`, a pand
 groups must pass: all (default), any, or a fraction like ">=0.8" (e.g. "A below B in >= 4/5 seeds": by [seed]).
 `type: monotone` checks that `left` aggregated over `x` is monotone. Any value may be written {tiny: a, full: b};
 a claim whose value is null at a scale is not evaluated there. `gate: false` marks a reported-only claim.
+`device: cuda` (or a list, e.g. [cuda]) evaluates a claim only on rows measured on that device (their `device`
+column, e.g. a timing claim about a GPU): rows measured elsewhere are dropped (rows without a device, such as
+theory rows, are kept), and when no `left` row was measured there the claim is neither passed nor failed but
+"not evaluated on this device (rows measured on cpu)" (passed None; `repro check` shows N/A).
 
     - id: laprop_bounded
       text: LaProp's max step <= 1/sqrt(1-nu) in every cell
@@ -32,8 +36,36 @@ class ClaimResult:
     id: str
     text: str
     gate: bool
-    passed: bool | None      # None: not evaluated at this scale
+    passed: bool | None      # None: not evaluated at this scale (SKIP) or on this device (N/A, see `device`)
     detail: str
+
+
+NOT_ON_DEVICE = "not evaluated on this device"
+
+
+def not_on_device(passed, detail) -> bool:
+    """True for a result that a `device:` claim left unevaluated because its rows were measured elsewhere."""
+    return passed is None and str(detail).startswith(NOT_ON_DEVICE)
+
+
+def mark(r: "ClaimResult") -> str:
+    """The outcome as `repro check` prints it: PASS, FAIL, fail (not gating), SKIP (scale) or N/A (device)."""
+    if r.passed is None:
+        return "N/A" if not_on_device(r.passed, r.detail) else "SKIP"
+    return "PASS" if r.passed else ("FAIL" if r.gate else "fail (not gating)")
+
+
+def _on_device(pdf: pd.DataFrame, c: dict) -> tuple[pd.DataFrame, str | None]:
+    """The panel's rows for a claim with `device:` (see the module doc): (rows, None), or (_, why not evaluated)."""
+    want = [str(d) for d in (c["device"] if isinstance(c["device"], list) else [c["device"]])]
+    dev = pdf["device"].astype(str).str.split(":").str[0] if "device" in pdf.columns else pd.Series("nan", pdf.index)
+    known = pdf["device"].notna() if "device" in pdf.columns else pd.Series(False, pdf.index)
+    left = select(pdf, c["left"]).index
+    if not (known.loc[left] & dev.loc[left].isin(want)).any():
+        seen = sorted(set(dev.loc[left][known.loc[left]]))
+        return pdf, (f"{NOT_ON_DEVICE} (rows measured on {', '.join(seen)}; the claim needs {', '.join(want)})"
+                     if seen else f"{NOT_ON_DEVICE} (the rows carry no device; the claim needs {', '.join(want)})")
+    return pdf[~known | dev.isin(want)], None
 
 
 def at_scale(value, scale: str):
@@ -93,6 +125,10 @@ def evaluate_claim(df: pd.DataFrame, claim: dict, panel: str, scale: str) -> Cla
         return ClaimResult(panel, cid, text, gate, None, f"not evaluated at scale={scale}")
     try:
         pdf = df[df["panel"] == panel]
+        if c.get("device") is not None:
+            pdf, why = _on_device(pdf, c)
+            if why:
+                return ClaimResult(panel, cid, text, gate, None, why)
         on = list(c.get("by", []))
         agg = c.get("agg", "mean")
         left = _aggregate(select(pdf, c["left"]), on, c.get("left", {}).get("agg", agg))
@@ -164,8 +200,7 @@ def evaluate(df: pd.DataFrame, panels: dict, scale: str) -> list[ClaimResult]:
 def table(results: list[ClaimResult]) -> str:
     lines = []
     for r in results:
-        mark = "SKIP" if r.passed is None else "PASS" if r.passed else ("FAIL" if r.gate else "fail (not gating)")
-        lines.append(f"  {mark:<5} {r.panel}/{r.id}: {r.text}\n        {r.detail}")
+        lines.append(f"  {mark(r):<5} {r.panel}/{r.id}: {r.text}\n        {r.detail}")
     return "\n".join(lines)
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 
+from repro.runner.claims import not_on_device
 from repro.runner.collect import results_path
 from repro.runner.figures import index, paper_names, project_root
 from repro.runner.status import figure_status
@@ -41,8 +42,11 @@ def write_report() -> str:
                     lines += [f"| claim ({scale}) | gate | outcome | measured |", "|---|---|---|---|"]
                     for r in rows:
                         outcome = {"True": "pass", "False": "FAIL", "": "skip"}.get(r["passed"], r["passed"])
+                        if r["passed"] == "" and not_on_device(None, r["detail"]):
+                            outcome = "n/a (device)"
                         detail = r["detail"].replace("|", "/")
-                        lines.append(f"| {r['panel']}/{r['id']}: {r['text']} | {'yes' if r['gate'] == 'True' else 'no'}"
+                        text = r["text"].replace("|", "\\|")     # |g|, Var|u|: escaped, not cell breaks
+                        lines.append(f"| {r['panel']}/{r['id']}: {text} | {'yes' if r['gate'] == 'True' else 'no'}"
                                      f" | {outcome} | {detail} |")
                     lines.append("")
                 break   # full if present, else tiny

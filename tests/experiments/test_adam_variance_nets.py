@@ -86,7 +86,8 @@ def test_recorded_update_statistics_equal_a_computation_by_hand_from_the_gradien
         bound = math.sqrt((1 - beta2**m) / (1 - beta2))
         assert got[(m, "bound_excess")] == pytest.approx(np.abs(u).max() - bound, abs=1e-5)
         assert got[(m, "bound_excess")] <= 1e-5
-    assert got[(1, "var_abs")] < 1e-9 and got[(1, "unit_dev")] < 1e-4   # m = 1: every update is +-1
+    assert got[(1, "var_abs")] < 1e-9 and got[(1, "eps_dev")] < 1e-4    # m = 1: every update is g/(|g| + eps)
+    assert abs(got[(1, "var_abs")] - got[(1, "var_abs_eps")]) < 1e-9
     assert got[(2, "var_abs")] > 0.01                                  # m >= 2: it is not
     dens = sorted((r["u"], r["value"]) for r in rows if r["metric"] == "density")
     width = dens[1][0] - dens[0][0]
@@ -99,9 +100,16 @@ def test_update_stats_m1_tolerance_and_ks_against_theorem_1():
     g[:10] = 0.0
     eps = 1e-8
     u = g / (np.abs(g) + eps)
+    g[10:20] = 1e-7 * np.sign(g[10:20])   # eps shrinks these updates to ~0.91: not +-1, but exactly g/(|g| + eps)
+    u = g / (np.abs(g) + eps)
     s = update_stats(u, g, 1, 0.999, eps)
     assert s["frac_nonzero"] == pytest.approx(1 - 10 / 20_000)
-    assert s["unit_dev"] < 1e-4 and s["var_abs"] > 0   # the zero updates make |u| vary
+    assert s["eps_dev"] < 1e-12 and s["var_abs"] > 0   # the zero and small-gradient updates make |u| vary
+    assert s["var_abs_eps"] == pytest.approx(s["var_abs"], abs=1e-12)
+    assert s["frac_unit"] == pytest.approx(1 - 10 / 19_990, abs=5e-4)   # the shrunk ones are not +-1
+    assert s["second_moment"] == pytest.approx(s["frac_nonzero"], abs=1e-3)   # E[u^2], not Var, is the nonzero share
+    # an update that is not g/(|g| + eps) (here +-1 where eps should have shrunk it) is caught
+    assert update_stats(np.sign(g), g, 1, 0.999, eps)["eps_dev"] > 0.05
     # at m = 5, draws from Theorem 1's law have KS ~ 1/sqrt(n); a Gaussian of the same variance does not
     z = rng.normal(size=(5, 20_000))
     u5 = z[-1] / np.sqrt((z**2).mean(0))
@@ -142,9 +150,8 @@ def test_cnn_entry_runs_two_full_size_steps_through_the_real_cifar10_loader(fig,
         stats = {(r["m"], r["metric"]): r["value"] for r in rows if "u" not in r}
         assert set(m for m, _ in stats) == {1, 2}
         assert all(math.isfinite(v) for v in stats.values()), run.series
-        # m = 1: +-1 up to eps. Var|update| is ~1e-6-1e-5 (not the catalog's <= 1e-6) on layers with gradients below
-        # ~1e-4, which eps = 1e-8 shrinks (e.g. S3's deep RegNet layer: 8e-6); the entries eps cannot move are exact
-        assert stats[(1, "unit_dev")] <= 1e-4 and stats[(1, "var_abs")] < 1e-3
+        # m = 1: the update is g/(|g| + eps) (Theorem 1's +-1 at eps = 0), so Var|update| is Var(|g|/(|g| + eps))
+        assert stats[(1, "eps_dev")] <= 1e-4 and abs(stats[(1, "var_abs")] - stats[(1, "var_abs_eps")]) <= 1e-6
         assert stats[(2, "bound_excess")] <= 1e-5 and stats[(2, "var_abs")] > 0.01
 
 
@@ -160,7 +167,7 @@ def test_transformer_entry_runs_two_full_size_steps_through_the_real_iwslt_loade
     assert all(r["data"] == "real" and r["layer"] == "encoder.0.fc1.weight" for r in rows)
     assert rows[0]["layer_size"] == 512 * 1024
     assert all(math.isfinite(v) for v in stats.values())
-    assert stats[(1, "unit_dev")] <= 1e-4 and stats[(1, "var_abs")] < 1e-3   # eps: see the CNN test
+    assert stats[(1, "eps_dev")] <= 1e-4 and abs(stats[(1, "var_abs")] - stats[(1, "var_abs_eps")]) <= 1e-6
     assert stats[(2, "bound_excess")] <= 1e-5
 
 

@@ -55,3 +55,29 @@ def test_monotone_bound_missing_and_scales():
                                                 ({"a": {"tiny": 1, "full": 2}}, "tiny", {"a": 1})])
 def test_at_scale(value, scale, expect):
     assert at_scale(value, scale) == expect
+
+
+def test_device_claim_is_not_evaluated_on_rows_measured_elsewhere():
+    """`device: cuda`: rows measured on the CPU neither pass nor fail the claim (N/A); CUDA rows are judged."""
+    from repro.runner.claims import mark, table
+
+    def timing(device, t100, t1000):
+        return frame([{"series": "t", "metric": "time", "T": T, "value": v, "device": device}
+                      for T, v in [(100, t100), (1000, t1000)]])
+
+    claim = {"id": "flat", "left": {"series": "t", "metric": "time", "agg": "max"},
+             "right": {"series": "t", "metric": "time", "agg": "min"}, "test": "left <= 3 * right", "device": "cuda"}
+    cpu = evaluate_claim(timing("cpu", 1.0, 10.0), claim, "p", "full")       # would fail if it were evaluated
+    assert cpu.passed is None and cpu.detail.startswith("not evaluated on this device") and "cpu" in cpu.detail
+    assert mark(cpu) == "N/A" and "N/A" in table([cpu])
+    assert evaluate_claim(timing("cpu", 1.0, 10.0), {**claim, "device": None}, "p", "full").passed is False
+    assert evaluate_claim(timing("cuda", 1.0, 10.0), claim, "p", "full").passed is False
+    assert evaluate_claim(timing("cuda", 1.0, 2.0), {**claim, "device": ["cuda"]}, "p", "full").passed is True
+    # mixed rows: only the CUDA ones are judged (the slow CPU row is dropped)
+    mixed = pd.concat([timing("cuda", 1.0, 2.0), timing("cpu", 1.0, 50.0)], ignore_index=True)
+    assert evaluate_claim(mixed, claim, "p", "full").passed is True
+    # no device column at all: not evaluated, and said so
+    nodev = evaluate_claim(timing("cpu", 1.0, 2.0).drop(columns="device"), claim, "p", "full")
+    assert nodev.passed is None and "carry no device" in nodev.detail
+    # a scale skip stays a SKIP, not N/A
+    assert mark(evaluate_claim(timing("cuda", 1.0, 2.0), {**claim, "scales": ["full"]}, "p", "tiny")) == "SKIP"
