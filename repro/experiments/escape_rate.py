@@ -311,7 +311,7 @@ def decoupling_spectrum(p, ctx):
 
 
 # ----------------------------------------------------------------------------------------------------------
-# fig=2, fig=4: noise strength against the training loss.
+# fig=2, fig=6: noise strength against the training loss.
 
 
 def _fit_rows(epochs, losses, noises, p):
@@ -336,7 +336,7 @@ def _fit_rows(epochs, losses, noises, p):
 
 @experiment("escape_rate.noise_vs_loss", device="any")
 def noise_vs_loss(p, ctx):
-    """fig=2 (loss: mse, one-hot targets, ℓ = ½‖f − y‖²) and fig=4 (loss: ce): the FC net (model: fc, Linear/ReLU
+    """fig=2 (loss: mse, one-hot targets, ℓ = ½‖f − y‖²) and fig=6 (loss: ce): the FC net (model: fc, Linear/ReLU
     sizes [in, *hidden, 10]) or the CNN (model: cnn, keskar_cnn(widths, convs_per_block)), Glorot init, plain SGD
     with batch_size and lr over `epochs` epochs. At epoch 0 (init) and after every epoch, over the whole training
     set: L (metric loss), 𝒩 (metric noise; grad_method vmap = torch.func per-sample gradients in chunks of
