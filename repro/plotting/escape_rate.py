@@ -38,9 +38,11 @@ def phi_vs_batch(ax, rows, e):
 
 @plot("escape_rate.stationary_density")
 def stationary_density(ax, rows, e):
-    """Histogram density of u = (θ−θ*)/a at η = e['lr'] per B (markers) against the normalised L^(−φ) of the
-    paper (lines)."""
+    """Histogram density of u = (θ−θ*)/a at η = e['lr'] per B ≤ e['max_B'] (all B without it; markers) against
+    the normalised L^(−φ) of the paper (lines)."""
     r = rows[(rows["metric"] == "density") & np.isclose(rows["lr"], e["lr"])]
+    if e.get("max_B") is not None:
+        r = r[r["B"] <= e["max_B"]]
     Bs = sorted(set(r["B"].dropna()))
     colors = _colors(Bs, "plasma")
     for B in Bs:
@@ -59,7 +61,8 @@ def stationary_density(ax, rows, e):
 @plot("escape_rate.first_passage")
 def first_passage(ax, rows, e):
     """Mean t_p against c on log-log axes per d, with standard errors; dashed: the theory slope
-    B/(ηh*) + 1 − d/2 through the geometric centre of the points used in the fit; dotted: the SDE control."""
+    B/(ηh*) + 1 − d/2 through the geometric centre of the points in e['fit_range'] (t_p window, default 10-1e4);
+    dotted: the SDE control."""
     sim = rows[rows["series"] == "sgd_fpt"]
     ds = sorted(set(sim["d"].dropna()))
     colors = _colors(ds)
@@ -71,7 +74,8 @@ def first_passage(ax, rows, e):
                     label=f"d={d:g}")
         slope = rows[(rows["series"] == "theory_fpt") & (rows["d"] == d) & (rows["metric"] == "slope")]["value"]
         fit = s[s["metric"] == "slope_fit"]["value"]
-        pts = tp[(tp["value"] > 10) & (tp["value"] < 1e4)] if len(tp) > 2 else tp
+        lo, hi = e.get("fit_range", (10, 1e4))
+        pts = tp[(tp["value"] > lo) & (tp["value"] < hi)] if len(tp) > 2 else tp
         pts = pts if len(pts) else tp
         sde = rows[(rows["series"] == "sde_fpt") & (rows["d"] == d) & (rows["metric"] == "t_p")].sort_values("c")
         if len(sde):
