@@ -385,3 +385,42 @@ def noise_vs_loss(p, ctx):
             break
     if len(epochs_seen) > 2:
         yield from _fit_rows(epochs_seen, losses, noises, p)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# fig=5: schematic of the escape over a barrier, drawn from the theory's functions.
+
+
+@experiment("escape_rate.escape_schematic")
+def escape_schematic(p, ctx):
+    """U(θ) − U(θ*) = log L(θ)/L* along the escape path of the double well L = L* + ΔL θ²(θ − 2)²
+    (repro.theory.escape.double_well_loss) on `points` values of θ in theta_range; the quasi-stationary density
+    P ∝ L^(−φ), φ = 1 + B/(η h*), normalised over the well θ < θ^s (metric density); the marked points θ*, θ^s and
+    θ^c (metric point, column label); the argmin and argmax of the drawn U (found on the grid, for the claims);
+    and the 1-D escape rate κ of the paper with its exponent."""
+    L_star, dL = float(p["loss_star"]), float(p["barrier"])
+    pts = theory.double_well_points(L_star, dL)
+    theta = np.linspace(*[float(v) for v in p["theta_range"]], int(p["points"]))
+    L = theory.double_well_loss(theta, L_star, dL)
+    U = np.log(L / L_star)
+    B, lr = float(p["B"]), float(p["lr"])
+    ph = float(theory.phi(B, lr, pts["h_star"]))
+    well = theta < pts["theta_saddle"]
+    dens = np.where(well, (L / L_star) ** (-ph), 0.0)
+    dens /= np.sum(dens) * (theta[1] - theta[0])
+    for t, u, q in zip(theta, U, dens):
+        yield {"metric": "U", "value": float(u), "theta": float(t)}
+        yield {"metric": "density", "value": float(q), "theta": float(t)}
+    marks = {"theta*": pts["theta_star"], "theta_s": pts["theta_saddle"], "theta_c": float(p["theta_c"])}
+    for label, t in marks.items():
+        yield {"metric": "point", "value": float(t), "label": label,
+               "U": float(np.log(theory.double_well_loss(t, L_star, dL) / L_star))}
+    yield {"metric": "argmin_U", "value": float(theta[np.argmin(U)])}
+    yield {"metric": "argmax_U", "value": float(theta[np.argmax(U)])}
+    yield {"metric": "theta_star", "value": pts["theta_star"]}
+    yield {"metric": "theta_saddle", "value": pts["theta_saddle"]}
+    yield {"metric": "grid_step", "value": float(theta[1] - theta[0])}
+    yield {"metric": "phi", "value": ph}
+    yield {"metric": "kappa", "value": float(theory.escape_rate_1d(pts["h_star"], pts["h_saddle"], pts["loss_saddle"],
+                                                                   L_star, B, lr))}
+    yield {"metric": "delta_U", "value": float(np.log(pts["loss_saddle"] / L_star))}

@@ -142,3 +142,31 @@ def noise_against_loss(ax, rows, e):
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.legend(fontsize=6)
+
+
+@plot("escape_rate.schematic")
+def schematic(ax, rows, e):
+    """fig=5: U(θ) − U(θ*) along the escape path (black), the quasi-stationary density near θ* (shaded, right axis),
+    the points θ*, θ^s, θ^c (dotted lines, labels) and the probability current J_path over the saddle (arrow)."""
+    u = rows[rows["metric"] == "U"].sort_values("theta")
+    ax.plot(u["theta"], u["value"], color="black", lw=1.6, label="U - U* = log L/L*")
+    marks = rows[rows["metric"] == "point"]
+    top = float(u["value"].max())
+    names = {"theta*": "theta*", "theta_s": "z_e^s (saddle)", "theta_c": "z_e^c"}
+    for _, m in marks.iterrows():
+        ax.axvline(m["value"], ls=":", lw=0.8, color="gray")
+        ax.text(m["value"], top * 1.04, names.get(m["label"], m["label"]), ha="center", va="bottom", fontsize=7)
+    s = marks[marks["label"] == "theta_s"]
+    if len(s):
+        x0 = float(s["value"].iloc[0])
+        ax.annotate("", xy=(x0 + 0.25, top * 0.8), xytext=(x0 - 0.25, top * 0.8),
+                    arrowprops=dict(arrowstyle="->", color="tab:red", lw=1.4))
+        ax.text(x0, top * 0.83, "J_path", color="tab:red", ha="center", va="bottom", fontsize=7)
+    d = rows[rows["metric"] == "density"].sort_values("theta")
+    if len(d):
+        ax2 = ax.twinx()
+        ax2.fill_between(d["theta"], d["value"], color="tab:blue", alpha=0.25, lw=0)
+        ax2.set_ylabel("P(theta) ~ L^-phi", fontsize=7, color="tab:blue")
+        ax2.set_ylim(0, float(d["value"].max()) * 1.6)
+    ax.set_ylim(top * -0.05, top * 1.15)
+    ax.legend(fontsize=6, loc="lower right")
