@@ -170,3 +170,72 @@ def schematic(ax, rows, e):
         ax2.set_ylim(0, float(d["value"].max()) * 1.6)
     ax.set_ylim(top * -0.05, top * 1.15)
     ax.legend(fontsize=6, loc="lower right")
+
+
+@plot("escape_rate.nn_first_passage")
+def nn_first_passage(ax, rows, e):
+    """fig=3 (c): mean t_p against c per η (standard errors), dashed: the theory slope (metric slope_theory)
+    through the geometric centre of the points in e['fit_range']; the legend gives h_max and the fitted slope."""
+    lrs = sorted(set(rows.loc[rows["metric"] == "t_p", "lr"].dropna()))
+    colors = _colors(lrs, "plasma")
+    lo, hi = e.get("fit_range", (1, 1e3))
+    for lr in lrs:
+        s = rows[rows["lr"] == lr]
+        tp = s[s["metric"] == "t_p"].sort_values("c")
+        err = s[s["metric"] == "t_p_stderr"].set_index("c")["value"].reindex(tp["c"]).to_numpy()
+        fit = s[s["metric"] == "slope_fit"]["value"]
+        ax.errorbar(tp["c"], tp["value"], yerr=err, ls="none", marker="o", mfc="none", ms=4, color=colors[lr],
+                    label=f"eta={lr:g}" + (f", fit {fit.iloc[0]:.1f}" if len(fit) else ""))
+        slope = s[s["metric"] == "slope_theory"]["value"]
+        pts = tp[(tp["value"] > lo) & (tp["value"] < hi)]
+        pts = pts if len(pts) else tp
+        if len(slope) and len(pts):
+            lc, lt = np.log(pts["c"].to_numpy()).mean(), np.log(pts["value"].to_numpy()).mean()
+            cs = np.geomspace(tp["c"].min(), tp["c"].max(), 20)
+            ax.plot(cs, np.exp(lt + slope.iloc[0] * (np.log(cs) - lc)), ls="--", lw=1, color=colors[lr],
+                    label=f"theory {slope.iloc[0]:.1f}")
+    h = rows[rows["metric"] == "h_max"]["value"]
+    if len(h):
+        ax.text(0.02, 0.97, f"h_max = {h.iloc[0]:.3g}", transform=ax.transAxes, fontsize=7, va="top")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.legend(fontsize=6)
+
+
+@plot("escape_rate.eig_histogram")
+def eig_histogram(ax, rows, e):
+    """fig=7 (a): counts of the Gauss–Newton eigenvalues per bin (log count axis), with h_max and the participation
+    ratio in the corner."""
+    h = rows[rows["metric"] == "eig_hist"].sort_values("eigenvalue")
+    width = float(np.diff(h["eigenvalue"]).mean()) if len(h) > 1 else 1.0
+    ax.bar(h["eigenvalue"], h["value"], width=width, color="tab:blue", alpha=0.8)
+    ax.set_yscale("log")
+    notes = []
+    for metric, name in (("h_max", "h_1"), ("participation_ratio", "n (PR)")):
+        v = rows[rows["metric"] == metric]["value"]
+        if len(v):
+            notes.append(f"{name} = {v.iloc[0]:.3g}")
+    ax.text(0.97, 0.97, "\n".join(notes), transform=ax.transAxes, fontsize=7, va="top", ha="right")
+
+
+@plot("escape_rate.loss_vs_lr")
+def loss_vs_lr(ax, rows, e):
+    """fig=4: the loss averaged over each learning-rate step (and the full loss at its end) against η for one
+    series, with its pre-trained L* (dotted) and the predicted η_c (dashed)."""
+    r = rows[rows["series"] == e["series_name"]]
+    for metric, style in (("loss_avg", dict(color="black", lw=1.2, label="loss (step average)")),
+                          ("loss_end", dict(color="tab:gray", lw=0.8, ls="-", alpha=0.7, label="full loss at step end"))):
+        c = r[r["metric"] == metric].sort_values("lr")
+        ax.plot(c["lr"], c["value"], **style)
+    for metric, style, label in (("eta_c", dict(ls="--", color="tab:red"), "eta_c"),):
+        v = r[r["metric"] == metric]["value"]
+        if len(v) and np.isfinite(v.iloc[0]):
+            ax.axvline(v.iloc[0], lw=1, label=f"{label} = {v.iloc[0]:.3g}", **style)
+    L0 = r[r["metric"] == "loss_star"]["value"]
+    if len(L0):
+        ax.axhline(L0.iloc[0], ls=":", lw=0.8, color="tab:blue", label="L* (pre-trained)")
+    notes = [f"{n} = {r[r['metric'] == m]['value'].iloc[0]:.3g}" for m, n in (("h_max", "h_max"), ("n_eff", "n"))
+             if len(r[r["metric"] == m])]
+    ax.text(0.02, 0.97, ", ".join(notes), transform=ax.transAxes, fontsize=7, va="top")
+    ax.set_yscale("log")
+    ax.legend(fontsize=6, loc="lower right")

@@ -139,5 +139,5 @@ def test_fit_rows_recover_a_power_law():
 
 def test_every_escape_rate_experiment_is_registered():
     for name in ("phi_vs_batch", "phi_theory", "first_passage", "first_passage_theory", "decoupling_spectrum",
-                 "noise_vs_loss"):
+                 "noise_vs_loss", "escape_schematic", "nn_first_passage", "hessian_spectrum", "minima_stability"):
         assert registry.get(f"escape_rate.{name}").experiment_name == f"escape_rate.{name}"
