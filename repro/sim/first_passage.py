@@ -144,7 +144,7 @@ def first_passage_mlp1(W1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, X: Tensor
 
     Minibatches of `batch_size` indices are drawn with replacement, a block of `block` steps at a time. The full loss
     is checked after every step, without a full forward pass: the hidden pre-activations of the whole training set,
-    Z = X W1ᵀ + b1 [runs, N, h], follow each step's rank-B update of W1 through the Gram matrix G = X Xᵀ
+    Z = X W1ᵀ + b1 (held as [runs, h, N]), follow each step's rank-B update of W1 through the Gram matrix G = X Xᵀ
     (ΔZ = −η G[:, batch] δ, δ the batch's back-propagated errors), and are recomputed exactly every `resync` steps
     (float32 drift). Chains that have crossed the highest level stop at the end of their block; runs still inside
     after `max_steps` are censored (-1)."""
@@ -161,11 +161,11 @@ def first_passage_mlp1(W1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, X: Tensor
     w2 = w2.detach().to(device=device, dtype=dtype).reshape(1, -1).repeat(runs, 1)       # [R, h]
     b2 = b2.detach().to(device=device, dtype=dtype).reshape(1).repeat(runs)              # [R]
 
-    def full_pre(W1, b1):
-        return torch.matmul(X, W1.transpose(1, 2)) + b1.unsqueeze(1)                      # [R, N, h]
+    def full_pre(W1, b1):   # transposed pre-activations [R, h, N]: the layout of the updates below
+        return torch.matmul(W1, X.T) + b1.unsqueeze(2)
 
-    def full_loss(Z, w2, b2):
-        f = (torch.relu(Z) * w2.unsqueeze(1)).sum(-1) + b2.unsqueeze(1)                   # [R, N]
+    def full_loss(Zt, w2, b2):
+        f = torch.bmm(w2.unsqueeze(1), torch.relu(Zt))[:, 0] + b2.unsqueeze(1)           # [R, N]
         return 0.5 * (f - t).pow(2).mean(1)
 
     loss_star = float(full_loss(full_pre(W1[:1], b1[:1]), w2[:1], b2[:1]).double())
@@ -193,8 +193,8 @@ def first_passage_mlp1(W1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, X: Tensor
             step = done + k + 1
             if step % resync == 0:
                 Z = full_pre(W1, b1)
-            else:   # Z += X ΔW1ᵀ + Δb1 with X ΔW1ᵀ = −η G[:, batch] δ
-                Z = Z - lr * torch.bmm(G[idx[k]].transpose(1, 2), delta) + db1.unsqueeze(1)
+            else:   # Zᵀ += ΔW1 Xᵀ + Δb1 with ΔW1 Xᵀ = −η δᵀ G[batch, :]
+                Z = torch.baddbmm(Z + db1.unsqueeze(2), delta.transpose(1, 2), G[idx[k]], alpha=-lr)
             L = full_loss(Z, w2, b2)
             fresh = (L.unsqueeze(1) > thresholds) & (s < 0)
             s = torch.where(fresh, step, s)
