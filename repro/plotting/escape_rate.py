@@ -9,6 +9,12 @@ import numpy as np
 from repro.plotting.registry import plot
 
 
+def _missing(rows, *cols) -> bool:
+    """True when a column the axes need is absent (e.g. a figure whose runs all failed: empty CSV); then the axes
+    stay empty instead of failing the whole figure."""
+    return rows.empty or any(c not in rows.columns for c in ("metric", "series", *cols))
+
+
 def _colors(values, cmap="viridis"):
     cm = plt.get_cmap(cmap)
     values = list(values)
@@ -19,6 +25,8 @@ def _colors(values, cmap="viridis"):
 def phi_vs_batch(ax, rows, e):
     """φ̂ (log-hist: squares, moment: crosses) against B per η; the paper's φ = 1 + B/(ηh*) dashed, the derived
     exact-moment prediction dotted and the Kesten tail exponent dash-dotted (thin)."""
+    if _missing(rows, 'lr', 'B'):
+        return
     sim = rows[rows["series"] == "sgd_phi"]
     lrs = sorted(set(sim["lr"].dropna())) or sorted(set(rows["lr"].dropna()))
     colors = _colors(lrs)
@@ -40,6 +48,8 @@ def phi_vs_batch(ax, rows, e):
 def stationary_density(ax, rows, e):
     """Histogram density of u = (θ−θ*)/a at η = e['lr'] per B ≤ e['max_B'] (all B without it; markers) against
     the normalised L^(−φ) of the paper (lines)."""
+    if _missing(rows, 'lr', 'B', 'u'):
+        return
     r = rows[(rows["metric"] == "density") & np.isclose(rows["lr"], e["lr"])]
     if e.get("max_B") is not None:
         r = r[r["B"] <= e["max_B"]]
@@ -63,6 +73,8 @@ def first_passage(ax, rows, e):
     """Mean t_p against c on log-log axes per d, with standard errors; dashed: the theory slope
     B/(ηh*) + 1 − d/2 through the geometric centre of the points in e['fit_range'] (t_p window, default 10-1e4);
     dotted: the SDE control."""
+    if _missing(rows, 'd', 'c'):
+        return
     sim = rows[rows["series"] == "sgd_fpt"]
     ds = sorted(set(sim["d"].dropna()))
     colors = _colors(ds)
@@ -94,6 +106,8 @@ def first_passage(ax, rows, e):
 @plot("escape_rate.spectra")
 def spectra(ax, rows, e):
     """Step histograms of log10 λ of M_exact and M_dec at the e['checkpoint']-th checkpoint epoch."""
+    if _missing(rows, 'epoch', 'matrix', 'log10_lambda'):
+        return
     h = rows[rows["metric"] == "eig_hist"]
     epochs = sorted(set(h["epoch"].dropna()))
     if e["checkpoint"] >= len(epochs):
@@ -110,6 +124,8 @@ def spectra(ax, rows, e):
 def loss_and_noise(ax, rows, e):
     """L and c·𝒩 against the epoch for one series, c = the least-squares constant in log space over the second
     half of training (the paper rescales 𝒩 by one constant so that the curves overlay)."""
+    if _missing(rows, 'step'):
+        return
     r = rows[rows["series"] == e["series_name"]]
     curve = r[r["metric"].isin(["loss", "noise"])].pivot_table(index="step", columns="metric", values="value")
     if not len(curve) or not {"loss", "noise"} <= set(curve.columns):
@@ -127,6 +143,8 @@ def loss_and_noise(ax, rows, e):
 def noise_against_loss(ax, rows, e):
     """𝒩 against L on log-log axes for every series (late epochs darker), with a dashed slope-1 reference (and a
     dotted slope-2 one with e['slope2']) through the last point."""
+    if _missing(rows, 'step'):
+        return
     for i, series in enumerate(sorted(set(rows["series"]))):
         r = rows[rows["series"] == series]
         curve = r[r["metric"].isin(["loss", "noise"])].pivot_table(index="step", columns="metric", values="value")
@@ -148,6 +166,8 @@ def noise_against_loss(ax, rows, e):
 def schematic(ax, rows, e):
     """fig=5: U(θ) − U(θ*) along the escape path (black), the quasi-stationary density near θ* (shaded, right axis),
     the points θ*, θ^s, θ^c (dotted lines, labels) and the probability current J_path over the saddle (arrow)."""
+    if _missing(rows, 'theta'):
+        return
     u = rows[rows["metric"] == "U"].sort_values("theta")
     ax.plot(u["theta"], u["value"], color="black", lw=1.6, label="U - U* = log L/L*")
     marks = rows[rows["metric"] == "point"]
@@ -176,6 +196,8 @@ def schematic(ax, rows, e):
 def nn_first_passage(ax, rows, e):
     """fig=3 (c): mean t_p against c per η (standard errors), dashed: the theory slope (metric slope_theory)
     through the geometric centre of the points in e['fit_range']; the legend gives h_max and the fitted slope."""
+    if _missing(rows, 'lr', 'c'):
+        return
     lrs = sorted(set(rows.loc[rows["metric"] == "t_p", "lr"].dropna()))
     colors = _colors(lrs, "plasma")
     lo, hi = e.get("fit_range", (1, 1e3))
@@ -206,6 +228,8 @@ def nn_first_passage(ax, rows, e):
 def eig_histogram(ax, rows, e):
     """fig=7 (a): counts of the Gauss–Newton eigenvalues per bin (log count axis), with h_max and the participation
     ratio in the corner."""
+    if _missing(rows, 'eigenvalue'):
+        return
     h = rows[rows["metric"] == "eig_hist"].sort_values("eigenvalue")
     width = float(np.diff(h["eigenvalue"]).mean()) if len(h) > 1 else 1.0
     ax.bar(h["eigenvalue"], h["value"], width=width, color="tab:blue", alpha=0.8)
@@ -222,6 +246,8 @@ def eig_histogram(ax, rows, e):
 def loss_vs_lr(ax, rows, e):
     """fig=4: the loss averaged over each learning-rate step (and the full loss at its end) against η for one
     series, with its pre-trained L* (dotted) and the predicted η_c (dashed)."""
+    if _missing(rows, 'lr'):
+        return
     r = rows[rows["series"] == e["series_name"]]
     for metric, style in (("loss_avg", dict(color="black", lw=1.2, label="loss (step average)")),
                           ("loss_end", dict(color="tab:gray", lw=0.8, ls="-", alpha=0.7, label="full loss at step end"))):
