@@ -218,10 +218,16 @@ def nn_first_passage(ax, rows, e):
                     label=f"theory {slope.iloc[0]:.1f}")
     h = rows[rows["metric"] == "h_max"]["value"]
     if len(h):
-        ax.text(0.02, 0.97, f"h_max = {h.iloc[0]:.3g}", transform=ax.transAxes, fontsize=7, va="top")
+        ax.text(0.98, 0.03, f"h_max = {h.iloc[0]:.3g}", transform=ax.transAxes, fontsize=7, ha="right")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.legend(fontsize=6)
+    cs = np.sort(rows.loc[rows["metric"] == "t_p", "c"].dropna().unique())
+    if len(cs):   # ticks at (at most 6 of) the measured levels: c spans less than a decade at tiny scale
+        from matplotlib.ticker import NullFormatter
+        ticks = cs[np.unique(np.linspace(0, len(cs) - 1, min(6, len(cs))).round().astype(int))]
+        ax.set_xticks(ticks, [f"{c:.3g}" for c in ticks])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.legend(fontsize=6, loc="upper left")
 
 
 @plot("escape_rate.eig_histogram")
