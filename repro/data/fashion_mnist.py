@@ -1,4 +1,4 @@
-"""Fashion-MNIST through torchvision's loader, from `data_dir` (escape_rate fig=2, fig=4), and small files in its
+"""Fashion-MNIST through torchvision's loader, from `data_dir` (escape_rate fig=2, fig=6), and small files in its
 real on-disk format for tests and tiny runs.
 
 The real files are the four uncompressed idx files under <data_dir>/FashionMNIST/raw/ (where

@@ -175,8 +175,8 @@ def _cpu_generator(ctx, name: str) -> torch.Generator:
 
 
 def _load(p, ctx):
-    """(x, y) on ctx.device for p['dataset'] (mnist | fashion_mnist | cifar10), read by the real torchvision-based
-    loaders from ctx.data_dir (data_source: real), or from small files in the same format written to a temporary
+    """(x, y) on ctx.device for p['dataset'] (mnist | fashion_mnist | cifar10 | digits), read by the real
+    torchvision-based loaders from ctx.data_dir (data_source: real; digits: scikit-learn's bundled files, x/16), or from small files in the same format written to a temporary
     folder (data_source: generated; tiny runs and tests, rows say data=synthetic). MNIST and Fashion-MNIST pixels
     are x/255 in [0, 1], flattened; CIFAR-10 is standardised per channel, [N, 3, 32, 32]. The first n_train
     examples are kept (all when n_train is null)."""
@@ -185,6 +185,12 @@ def _load(p, ctx):
     from repro.data import cifar10, fashion_mnist, fixtures, mnist
 
     dataset, source = p["dataset"], p.get("data_source", "real")
+    if dataset == "digits":   # scikit-learn's bundled files: real data, nothing under data_dir
+        from repro.data.digits import load_digits
+
+        x, y = load_digits(device=ctx.device)
+        n = p.get("n_train")
+        return (x[:n], y[:n]) if n else (x, y)
 
     def read(root):
         if dataset == "mnist":
@@ -195,7 +201,7 @@ def _load(p, ctx):
         if dataset == "cifar10":
             x, y = cifar10.load_cifar10(root, train=True, device=ctx.device)
             return cifar10.normalize(x), y
-        raise ValueError(f"unknown dataset {dataset!r}; choose mnist, fashion_mnist or cifar10")
+        raise ValueError(f"unknown dataset {dataset!r}; choose mnist, fashion_mnist, cifar10 or digits")
 
     if source == "real":
         x, y = read(ctx.data_dir)
@@ -311,7 +317,7 @@ def decoupling_spectrum(p, ctx):
 
 
 # ----------------------------------------------------------------------------------------------------------
-# fig=2, fig=4: noise strength against the training loss.
+# fig=2, fig=6: noise strength against the training loss.
 
 
 def _fit_rows(epochs, losses, noises, p):
@@ -336,7 +342,7 @@ def _fit_rows(epochs, losses, noises, p):
 
 @experiment("escape_rate.noise_vs_loss", device="any")
 def noise_vs_loss(p, ctx):
-    """fig=2 (loss: mse, one-hot targets, ℓ = ½‖f − y‖²) and fig=4 (loss: ce): the FC net (model: fc, Linear/ReLU
+    """fig=2 (loss: mse, one-hot targets, ℓ = ½‖f − y‖²) and fig=6 (loss: ce): the FC net (model: fc, Linear/ReLU
     sizes [in, *hidden, 10]) or the CNN (model: cnn, keskar_cnn(widths, convs_per_block)), Glorot init, plain SGD
     with batch_size and lr over `epochs` epochs. At epoch 0 (init) and after every epoch, over the whole training
     set: L (metric loss), 𝒩 (metric noise; grad_method vmap = torch.func per-sample gradients in chunks of
@@ -385,3 +391,257 @@ def noise_vs_loss(p, ctx):
             break
     if len(epochs_seen) > 2:
         yield from _fit_rows(epochs_seen, losses, noises, p)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# fig=5: schematic of the escape over a barrier, drawn from the theory's functions.
+
+
+@experiment("escape_rate.escape_schematic")
+def escape_schematic(p, ctx):
+    """U(θ) − U(θ*) = log L(θ)/L* along the escape path of the double well L = L* + ΔL θ²(θ − 2)²
+    (repro.theory.escape.double_well_loss) on `points` values of θ in theta_range; the quasi-stationary density
+    P ∝ L^(−φ), φ = 1 + B/(η h*), normalised over the well θ < θ^s (metric density); the marked points θ*, θ^s and
+    θ^c (metric point, column label); the argmin and argmax of the drawn U (found on the grid, for the claims);
+    and the 1-D escape rate κ of the paper with its exponent."""
+    L_star, dL = float(p["loss_star"]), float(p["barrier"])
+    pts = theory.double_well_points(L_star, dL)
+    theta = np.linspace(*[float(v) for v in p["theta_range"]], int(p["points"]))
+    L = theory.double_well_loss(theta, L_star, dL)
+    U = np.log(L / L_star)
+    B, lr = float(p["B"]), float(p["lr"])
+    ph = float(theory.phi(B, lr, pts["h_star"]))
+    well = theta < pts["theta_saddle"]
+    dens = np.where(well, (L / L_star) ** (-ph), 0.0)
+    dens /= np.sum(dens) * (theta[1] - theta[0])
+    for t, u, q in zip(theta, U, dens):
+        yield {"metric": "U", "value": float(u), "theta": float(t)}
+        yield {"metric": "density", "value": float(q), "theta": float(t)}
+    marks = {"theta*": pts["theta_star"], "theta_s": pts["theta_saddle"], "theta_c": float(p["theta_c"])}
+    for label, t in marks.items():
+        yield {"metric": "point", "value": float(t), "label": label,
+               "U": float(np.log(theory.double_well_loss(t, L_star, dL) / L_star))}
+    yield {"metric": "argmin_U", "value": float(theta[np.argmin(U)])}
+    yield {"metric": "argmax_U", "value": float(theta[np.argmax(U)])}
+    yield {"metric": "theta_star", "value": pts["theta_star"]}
+    yield {"metric": "theta_saddle", "value": pts["theta_saddle"]}
+    yield {"metric": "grid_step", "value": float(theta[1] - theta[0])}
+    yield {"metric": "phi", "value": ph}
+    yield {"metric": "kappa", "value": float(theory.escape_rate_1d(pts["h_star"], pts["h_saddle"], pts["loss_saddle"],
+                                                                   L_star, B, lr))}
+    yield {"metric": "delta_U", "value": float(np.log(pts["loss_saddle"] / L_star))}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# fig=3 (c), fig=4, fig=7: a network pre-trained to a minimum θ*, its Gauss–Newton spectrum, and what SGD does there.
+
+PRETRAIN_VERSION = 1          # bump when _pretrain's results change: it is part of the cache key
+_PRETRAINED: dict[str, dict] = {}   # in-process memo (runs without a cache folder, e.g. the tests)
+PRETRAIN_KEYS = ("dataset", "data_source", "n_train", "generated_n", "hidden", "pre_lr", "pre_batch", "pre_steps")
+
+
+def _parity_target(labels: torch.Tensor, dtype) -> torch.Tensor:
+    """+1 for an even digit, −1 for an odd one (the paper's binary even/odd task)."""
+    return torch.where(labels % 2 == 0, 1.0, -1.0).to(dtype)
+
+
+def _pretrain(p, ctx, x, target) -> dict:
+    """Plain SGD on ½(f − t)² from a Glorot init (stream "init") for pre_steps iterations of pre_batch examples
+    (random permutations per epoch, stream "pretrain_data") at pre_lr; then L(θ*) and every eigenvalue of the
+    Gauss–Newton matrix JᵀJ/N at θ* (repro.nn.gauss_newton). Returns the state dict, L*, the eigenvalues and the
+    full training loss at a few iterations (curve)."""
+    from repro.nn.escape_nets import glorot_mlp
+    from repro.nn.gauss_newton import gauss_newton_eigenvalues
+
+    model = glorot_mlp([x.shape[1], *p["hidden"], 1], generator=_cpu_generator(ctx, "init")).to(ctx.device)
+    order = _cpu_generator(ctx, "pretrain_data")
+    lr, B, total = float(p["pre_lr"]), int(p["pre_batch"]), int(p["pre_steps"])
+    marks = set(np.unique(np.geomspace(1, max(total, 1), 30).astype(int)).tolist()) | {total}
+    curve, step = [], 0
+
+    def full_loss():
+        with torch.no_grad():
+            return float(0.5 * (model(x)[:, 0] - target).double().pow(2).mean())
+
+    curve.append((0, full_loss()))
+    while step < total:
+        for idx in _batches(len(x), B, order, ctx.device):
+            _sgd_step(model, 0.5 * (model(x[idx])[:, 0] - target[idx]).pow(2).mean(), lr)
+            step += 1
+            if step in marks:
+                curve.append((step, full_loss()))
+            if step >= total:
+                break
+    eig = gauss_newton_eigenvalues(model, x, chunk=int(p.get("chunk", 1024)))
+    return {"state": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "loss_star": full_loss(),
+            "eigenvalues": eig.double().cpu(), "curve": curve}
+
+
+def _pretrained(p, ctx):
+    """(model at θ*, x, target, info): the network pre-trained by ``_pretrain`` for these settings, computed once per
+    setting: kept in ctx.cache_dir (a file named by the hash of the settings, the init and data seeds, a checksum
+    of the data and PRETRAIN_VERSION) when the runner gives one, and in this process. fig=3(c) and fig=7 therefore
+    study the same network."""
+    import hashlib
+    import json
+    import os
+    from pathlib import Path
+
+    from repro.nn.escape_nets import glorot_mlp
+
+    x, labels = _load(p, ctx)
+    x = x.reshape(len(x), -1)
+    target = _parity_target(labels, x.dtype)
+    settings = {k: p.get(k) for k in PRETRAIN_KEYS}
+    settings.update(seed_init=ctx.seed_for("init"), seed_data=ctx.seed_for("pretrain_data"),
+                    data=[list(x.shape), float(x.double().sum()), float(target.double().sum())],
+                    version=PRETRAIN_VERSION)
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    info = _PRETRAINED.get(key)
+    if info is None and getattr(ctx, "cache_dir", None):
+        import fcntl
+
+        path = Path(ctx.cache_dir) / f"escape_rate_pretrain_{key}.pt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)   # runs started together: one trains, the others wait and load
+            if path.exists():
+                info = torch.load(path, map_location="cpu", weights_only=False)
+            else:
+                info = _pretrain(p, ctx, x, target)
+                tmp = path.with_suffix(f".{os.getpid()}.tmp")
+                torch.save(info, tmp)
+                os.replace(tmp, path)
+    if info is None:
+        info = _pretrain(p, ctx, x, target)
+    _PRETRAINED[key] = info
+    model = glorot_mlp([x.shape[1], *p["hidden"], 1]).to(ctx.device)
+    model.load_state_dict(info["state"])
+    return model, x, target, info
+
+
+def _network_rows(p, info, model):
+    """Rows every pre-trained-network run shares: L*, h_max, the participation ratio, P, the pre-training curve."""
+    from repro.nn.escape_nets import n_params
+
+    eig = info["eigenvalues"].numpy()
+    yield {"metric": "loss_star", "value": float(info["loss_star"])}
+    yield {"metric": "h_max", "value": float(eig[-1])}
+    yield {"metric": "participation_ratio", "value": theory.participation_ratio(eig)}
+    yield {"metric": "n_params", "value": float(n_params(model))}
+    for step, loss in info["curve"]:
+        yield {"metric": "pretrain_loss", "value": float(loss), "step": step}
+
+
+@experiment("escape_rate.nn_first_passage")
+def nn_first_passage(p, ctx):
+    """fig=3 (c): from θ* of the pre-trained one-hidden-layer network (``_pretrained``), `runs` SGD chains at batch
+    size B and this run's lr; t_p(c) = η × the first step with full training loss > c·L* (repro.sim.first_passage.
+    first_passage_mlp1). Rows as escape_rate.first_passage (t_p, t_p_stderr, t_p_median, censored per c; slope_fit
+    over fit_range, n_fit, local_slope), the theory slope B/(η h_max) + 1 − n_theory/2 with the network's own
+    largest Gauss–Newton eigenvalue (slope_theory), and ``_network_rows``. Every row names the dataset."""
+    from repro.sim.first_passage import first_passage_mlp1
+
+    if len(p["hidden"]) != 1:
+        raise ValueError(f"nn_first_passage needs one hidden layer, got hidden={p['hidden']}")
+    model, x, target, info = _pretrained(p, ctx)
+    lr, B = float(p["lr"]), int(p["B"])
+    levels = [float(c) for c in p["c_levels"]]
+    fp = first_passage_mlp1(model[0].weight, model[0].bias, model[2].weight[0], model[2].bias, x, target, B, lr,
+                            levels, int(p["runs"]), generator=_cpu_generator(ctx, "batches"),
+                            max_steps=int(p["max_steps"]), block=int(p.get("block", 256)),
+                            resync=int(p.get("resync", 500)))
+    ds = {"dataset": p["dataset"]}
+    T = fp.times(lr)
+    mean = T.mean(0).numpy()
+    for j, c in enumerate(levels):
+        cols = {"c": c, **ds}
+        yield {"metric": "t_p", "value": float(mean[j]), **cols}
+        yield {"metric": "t_p_stderr", "value": float(T[:, j].std() / math.sqrt(len(T))), **cols}
+        yield {"metric": "t_p_median", "value": float(T[:, j].median()), **cols}
+        yield {"metric": "censored", "value": float(fp.censored()[j]), **cols}
+    lo, hi = (float(v) for v in p["fit_range"])
+    keep = (mean > lo) & (mean < hi) & (fp.censored().numpy() == 0)
+    lc, lt = np.log(levels), np.log(mean)
+    yield {"metric": "slope_fit", "value": _ols_slope(lc[keep], lt[keep]), **ds}
+    yield {"metric": "n_fit", "value": float(keep.sum()), **ds}
+    for j in range(len(levels) - 1):
+        yield {"metric": "local_slope", "value": float((lt[j + 1] - lt[j]) / (lc[j + 1] - lc[j])),
+               "c": float(math.sqrt(levels[j] * levels[j + 1])), **ds}
+    h_max = float(info["eigenvalues"][-1])
+    yield {"metric": "slope_theory", "value": float(theory.first_passage_slope(B, lr, h_max, float(p["n_theory"]))),
+           **ds}
+    for row in _network_rows(p, info, model):
+        yield {**row, **ds}
+
+
+@experiment("escape_rate.hessian_spectrum")
+def hessian_spectrum(p, ctx):
+    """fig=7: every eigenvalue of the Gauss–Newton matrix at θ* of the same pre-trained network as fig=3 (c)
+    (``_pretrained`` with the same settings): a histogram over [0, h_max] (metric eig_hist, column eigenvalue = bin
+    centre, `hist_bins` bins), the top_k eigenvalues (metric top_eig, column rank), the median, the fraction below
+    1% of h_max, h_max, the participation ratio n = (Σ p_i²)⁻¹ and ``_network_rows``."""
+    model, x, target, info = _pretrained(p, ctx)
+    eig = info["eigenvalues"].numpy()
+    ds = {"dataset": p["dataset"]}
+    counts, edges = np.histogram(eig, bins=int(p["hist_bins"]), range=(min(0.0, eig.min()), eig.max()))
+    for centre, count in zip(0.5 * (edges[1:] + edges[:-1]), counts):
+        yield {"metric": "eig_hist", "value": float(count), "eigenvalue": float(centre), **ds}
+    for rank, v in enumerate(eig[::-1][: int(p["top_k"])], start=1):
+        yield {"metric": "top_eig", "value": float(v), "rank": rank, **ds}
+    yield {"metric": "median_eig", "value": float(np.median(eig)), **ds}
+    yield {"metric": "frac_below_1pct", "value": float(np.mean(eig < 0.01 * eig[-1])), **ds}
+    yield {"metric": "n_eigenvalues", "value": float(eig.size), **ds}
+    for row in _network_rows(p, info, model):
+        yield {**row, **ds}
+
+
+@experiment("escape_rate.minima_stability")
+def minima_stability(p, ctx):
+    """fig=4: a minimum found by SGD at (pre_lr, pre_batch) (``_pretrained``), its h_max and effective dimension n
+    (participation ratio of the Gauss–Newton spectrum), the predicted critical learning rate
+    η_c = 2B/((n − 2) h_max) at batch size B; then SGD from θ* at B with η = lr_start + k·lr_step, steps_per_lr
+    iterations per value (minibatches with replacement), until η > lr_stop × η_c (and lr_max), or the loss exceeds
+    blowup × L* or stops being finite. Rows per η step: loss_avg (the minibatch loss averaged over the step: the
+    training loss along the path) and loss_end (full training loss at its end), column lr; then eta_c, eta_jump (the
+    first η whose loss_avg > jump × L*, nan if none), stable_ratio_max (max loss_avg/L* over η ≤ stable_frac × η_c)
+    and ``_network_rows``."""
+    model, x, target, info = _pretrained(p, ctx)
+    eig = info["eigenvalues"].numpy()
+    L0 = float(info["loss_star"])
+    h_max, n_eff = float(eig[-1]), theory.participation_ratio(eig)
+    B = int(p["B"])
+    eta_c = float(theory.critical_learning_rate(B, h_max, n_eff))
+    ds = {"dataset": p["dataset"]}
+    gen = _cpu_generator(ctx, "batches")
+    lr_stop = min(float(p["lr_stop"]) * eta_c, float(p["lr_max"]))
+    k, lr, jump = 0, float(p["lr_start"]), float("nan")
+    ratios = []
+    while lr <= lr_stop + 1e-12:
+        idx = torch.randint(len(x), (int(p["steps_per_lr"]), B), generator=gen).to(ctx.device)
+        total = 0.0
+        for i in range(len(idx)):
+            loss = 0.5 * (model(x[idx[i]])[:, 0] - target[idx[i]]).pow(2).mean()
+            total += float(loss.detach())
+            _sgd_step(model, loss, lr)
+            if not math.isfinite(total):
+                break
+        avg = total / len(idx)
+        with torch.no_grad():
+            end = float(0.5 * (model(x)[:, 0] - target).double().pow(2).mean())
+        yield {"metric": "loss_avg", "value": avg, "step": k, "lr": lr, **ds}
+        yield {"metric": "loss_end", "value": end, "step": k, "lr": lr, **ds}
+        ratios.append((lr, avg / L0 if math.isfinite(avg) else float("inf")))
+        if math.isnan(jump) and not avg <= float(p["jump"]) * L0:
+            jump = lr
+        if not (math.isfinite(avg) and avg <= float(p["blowup"]) * L0):
+            break
+        k += 1
+        lr = float(p["lr_start"]) + k * float(p["lr_step"])
+    stable = [r for l, r in ratios if l <= float(p["stable_frac"]) * eta_c]
+    yield {"metric": "eta_c", "value": eta_c, **ds}
+    yield {"metric": "eta_jump", "value": jump, **ds}
+    yield {"metric": "stable_ratio_max", "value": max(stable) if stable else float("nan"), **ds}
+    yield {"metric": "n_eff", "value": n_eff, **ds}
+    for row in _network_rows(p, info, model):
+        yield {**row, **ds}

@@ -13,6 +13,8 @@ An experiment function is science only. It is called as ``fn(p, ctx)`` where
     ``ctx.seed``            the run's root seed (None for theory runs)
     ``ctx.precision``       "fp32" | "bf16" | "fp16";  ``ctx.autocast()`` is the matching context manager
     ``ctx.scale``           "tiny" | "full";  ``ctx.data_dir`` where real data sets live
+    ``ctx.cache_dir``       a folder shared by a paper's runs for a result several runs derive from the same
+                            settings (a pre-trained network), or None (then compute it); key files by those settings
     ``ctx.progress(it, total=None, desc=None)``  wraps an iterable with a progress bar for long loops
 
 It returns (or yields) rows: dicts with ``metric`` and ``value`` and optionally ``step`` and any other

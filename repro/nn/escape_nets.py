@@ -127,7 +127,7 @@ def decoupling_spectra(K: Tensor, losses: Tensor) -> tuple[Tensor, Tensor]:
 
 
 # ----------------------------------------------------------------------------------------------------------
-# fig=2, fig=4: noise strength from per-sample gradients.
+# fig=2, fig=6: noise strength from per-sample gradients.
 
 
 def per_sample_loss(kind: str) -> Callable[[Tensor, Tensor], Tensor]:

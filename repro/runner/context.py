@@ -19,8 +19,12 @@ def stream_seed(root: int, name: str) -> int:
 
 
 class RunContext:
-    def __init__(self, *, seed, device="cpu", precision="fp32", scale="tiny", data_dir="data", show_progress=None):
+    def __init__(self, *, seed, device="cpu", precision="fp32", scale="tiny", data_dir="data", show_progress=None,
+                 cache_dir=None):
         self.seed = seed
+        # A folder of the run store shared by a paper's runs (runs/<paper>/_cache), for results that several runs
+        # or figures derive from the same settings (e.g. one pre-trained network); None: no cache (compute).
+        self.cache_dir = cache_dir
         self.device = torch.device(device)
         if self.device.type == "cpu" and precision != "fp32":
             precision = "fp32"   # autocast on CPU is slow and changes results; the issue asks fp32 on CPU

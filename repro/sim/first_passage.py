@@ -132,3 +132,75 @@ def _sde_block(delta: Tensor, K: int, H: Tensor, H_half: Tensor, loss_star: floa
         torch.addcmul(prev - lr * Hd, std, xi[k], out=buf[k])
         prev = buf[k]
     return buf
+
+
+def first_passage_mlp1(W1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, X: Tensor, target: Tensor, batch_size: int,
+                       lr: float, levels, runs: int, *, generator: torch.Generator, max_steps: int = 10**6,
+                       block: int = 256, resync: int = 500, dtype: torch.dtype = torch.float32) -> FirstPassage:
+    """First-passage steps of `runs` SGD chains of a one-hidden-layer ReLU network f(x) = w2ᵀ relu(W1 x + b1) + b2
+    (W1 [h, in], b1 [h], w2 [h], b2 [] or [1]), all started at the given parameters θ*, on the mean-square loss
+    L = (1/2N) Σ_μ (f(x_μ) − t_μ)² of the dataset (X [N, in], target [N]): the first step k at which the full
+    training loss exceeds c·L(θ*), for every c in `levels` (escape_rate fig=3(c)).
+
+    Minibatches of `batch_size` indices are drawn with replacement, a block of `block` steps at a time. The full loss
+    is checked after every step, without a full forward pass: the hidden pre-activations of the whole training set,
+    Z = X W1ᵀ + b1 (held as [runs, h, N]), follow each step's rank-B update of W1 through the Gram matrix G = X Xᵀ
+    (ΔZ = −η G[:, batch] δ, δ the batch's back-propagated errors), and are recomputed exactly every `resync` steps
+    (float32 drift). Chains that have crossed the highest level stop at the end of their block; runs still inside
+    after `max_steps` are censored (-1)."""
+    device = generator.device
+    X = X.to(device=device, dtype=dtype).reshape(len(X), -1)
+    t = target.to(device=device, dtype=dtype).reshape(-1)
+    N = len(X)
+    c = torch.as_tensor(levels, dtype=torch.float64)
+    if not (c > 1).all() or not (c[1:] > c[:-1]).all():
+        raise ValueError(f"levels must be increasing and > 1, got {c.tolist()}")
+    G = X @ X.T
+    W1 = W1.detach().to(device=device, dtype=dtype).unsqueeze(0).repeat(runs, 1, 1)      # [R, h, in]
+    b1 = b1.detach().to(device=device, dtype=dtype).unsqueeze(0).repeat(runs, 1)         # [R, h]
+    w2 = w2.detach().to(device=device, dtype=dtype).reshape(1, -1).repeat(runs, 1)       # [R, h]
+    b2 = b2.detach().to(device=device, dtype=dtype).reshape(1).repeat(runs)              # [R]
+
+    def full_pre(W1, b1):   # transposed pre-activations [R, h, N]: the layout of the updates below
+        return torch.matmul(W1, X.T) + b1.unsqueeze(2)
+
+    def full_loss(Zt, w2, b2):
+        f = torch.bmm(w2.unsqueeze(1), torch.relu(Zt))[:, 0] + b2.unsqueeze(1)           # [R, N]
+        return 0.5 * (f - t).pow(2).mean(1)
+
+    loss_star = float(full_loss(full_pre(W1[:1], b1[:1]), w2[:1], b2[:1]).double())
+    thresholds = (c * loss_star).to(dtype=dtype, device=device)
+    steps = torch.full((runs, len(c)), -1, dtype=torch.long, device=device)
+    alive = torch.arange(runs, device=device)
+    Z = full_pre(W1, b1)
+    done = 0
+    while done < max_steps and alive.numel():
+        K = min(block, max_steps - done)
+        R = alive.numel()
+        idx = torch.randint(N, (K, R, batch_size), generator=generator, device=device)
+        s = steps[alive]
+        for k in range(K):
+            xb, tb = X[idx[k]], t[idx[k]]                                                 # [R, B, in], [R, B]
+            z = torch.baddbmm(b1.unsqueeze(1), xb, W1.transpose(1, 2))                    # [R, B, h]
+            a = torch.relu(z)
+            e = ((a * w2.unsqueeze(1)).sum(-1) + b2.unsqueeze(1) - tb) / batch_size      # dL_B/df [R, B]
+            delta = e.unsqueeze(2) * w2.unsqueeze(1) * (z > 0)                            # [R, B, h]
+            w2 = w2 - lr * (e.unsqueeze(2) * a).sum(1)
+            b2 = b2 - lr * e.sum(1)
+            W1 = W1 - lr * torch.bmm(delta.transpose(1, 2), xb)
+            db1 = -lr * delta.sum(1)
+            b1 = b1 + db1
+            step = done + k + 1
+            if step % resync == 0:
+                Z = full_pre(W1, b1)
+            else:   # Zᵀ += ΔW1 Xᵀ + Δb1 with ΔW1 Xᵀ = −η δᵀ G[batch, :]
+                Z = torch.baddbmm(Z + db1.unsqueeze(2), delta.transpose(1, 2), G[idx[k]], alpha=-lr)
+            L = full_loss(Z, w2, b2)
+            fresh = (L.unsqueeze(1) > thresholds) & (s < 0)
+            s = torch.where(fresh, step, s)
+        steps[alive] = s
+        done += K
+        keep = s[:, -1] < 0
+        alive = alive[keep]
+        W1, b1, w2, b2, Z = W1[keep], b1[keep], w2[keep], b2[keep], Z[keep]
+    return FirstPassage(steps=steps.cpu(), levels=c, max_steps=max_steps)

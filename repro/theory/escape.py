@@ -113,6 +113,38 @@ def first_passage_slope(batch_size, lr, h_star=1.0, n=1):
     return phi(batch_size, lr, h_star) - np.asarray(n, dtype=np.float64) / 2.0
 
 
+def participation_ratio(eigenvalues) -> float:
+    """Effective dimension n = (Σ_i p_i²)⁻¹ with p_i = h_i / Σ_j h_j (App. E), over the nonnegative eigenvalues
+    (round-off negatives count as 0): k equal outliers and zeros give k."""
+    h = np.clip(np.asarray(eigenvalues, dtype=np.float64).ravel(), 0.0, None)
+    total = h.sum()
+    if total <= 0:
+        return float("nan")
+    p = h / total
+    return float(1.0 / np.sum(p * p))
+
+
+def critical_learning_rate(batch_size, h_max, n):
+    """η_c = 2B / ((n − 2) h_max): the exponent B/(η h_max) + 1 − n/2 of c in κ vanishes at η_c, so a minimum with
+    n > 2 effective directions is stable only for η < η_c (Eq. 16/18; +inf for n ≤ 2)."""
+    n = np.asarray(n, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return np.where(n > 2, 2.0 * np.asarray(batch_size, dtype=np.float64) / ((n - 2) * h_max), np.inf)
+
+
+def double_well_loss(theta, loss_star: float = 1.0, barrier: float = 1.0):
+    """The schematic landscape of fig=5: L(θ) = L* + ΔL θ²(θ − 2)², minima θ* = 0 and 2 (L = L*), saddle θ^s = 1
+    (L = L* + ΔL), h* = L''(0) = 8ΔL, h^s = L''(1) = −4ΔL."""
+    t = np.asarray(theta, dtype=np.float64)
+    return loss_star + barrier * t * t * (t - 2.0) ** 2
+
+
+def double_well_points(loss_star: float = 1.0, barrier: float = 1.0) -> dict:
+    """θ*, θ^s and the curvatures h*, h^s of ``double_well_loss`` (roots of L' = 4ΔL θ(θ − 1)(θ − 2))."""
+    return {"theta_star": 0.0, "theta_saddle": 1.0, "h_star": 8.0 * barrier, "h_saddle": -4.0 * barrier,
+            "loss_star": float(loss_star), "loss_saddle": float(loss_star + barrier)}
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Estimators of φ from stationary samples of θ (d = 1, L = L* + h(θ−θ*)²/2).
 

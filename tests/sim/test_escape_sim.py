@@ -101,3 +101,47 @@ def test_fig6_kramers_tiny(kramers_rates):
     c = float(thm9 @ sim / (thm9 @ thm9))
     assert np.all(np.abs(c * thm9 / sim - 1) < 0.35)
     assert math.isfinite(c)
+
+
+def test_mlp_first_passage_matches_a_plain_autograd_loop():
+    """repro.sim.first_passage.first_passage_mlp1 (batched chains, incremental full loss) against one nn.Module per
+    chain trained by autograd on the same minibatches, with the full loss recomputed after every step."""
+    from repro.nn.escape_nets import glorot_mlp
+    from repro.sim.first_passage import first_passage_mlp1
+
+    g = torch.Generator().manual_seed(3)
+    X = torch.rand(60, 5, generator=g, dtype=torch.float64)
+    t = torch.where(torch.rand(60, generator=g) < 0.5, 1.0, -1.0).double()
+    net = glorot_mlp([5, 4, 1], generator=torch.Generator().manual_seed(4)).double()
+    with torch.no_grad():
+        net[0].bias.uniform_(-0.2, 0.2, generator=g)
+    levels, runs, B, lr, max_steps, block = [1.02, 1.1, 1.3], 5, 3, 0.4, 300, 64
+    fp = first_passage_mlp1(net[0].weight, net[0].bias, net[2].weight[0], net[2].bias, X, t, B, lr, levels, runs,
+                            generator=torch.Generator().manual_seed(9), max_steps=max_steps, block=block, resync=7,
+                            dtype=torch.float64)
+    # reference: the same generator calls (one randint per block over the chains still running)
+    import copy
+    gen = torch.Generator().manual_seed(9)
+    nets = [copy.deepcopy(net) for _ in range(runs)]
+    loss0 = float(0.5 * (net(X)[:, 0] - t).pow(2).mean().detach())
+    steps = -np.ones((runs, len(levels)), dtype=np.int64)
+    alive, done = list(range(runs)), 0
+    while done < max_steps and alive:
+        K = min(block, max_steps - done)
+        idx = torch.randint(60, (K, len(alive), B), generator=gen)
+        for j, r in enumerate(alive):
+            m = nets[r]
+            for k in range(K):
+                m.zero_grad()
+                (0.5 * (m(X[idx[k, j]])[:, 0] - t[idx[k, j]]).pow(2).mean()).backward()
+                with torch.no_grad():
+                    for q in m.parameters():
+                        q -= lr * q.grad
+                    L = float(0.5 * (m(X)[:, 0] - t).pow(2).mean())
+                for i, c in enumerate(levels):
+                    if steps[r, i] < 0 and L > c * loss0:
+                        steps[r, i] = done + k + 1
+        done += K
+        alive = [r for r in alive if steps[r, -1] < 0]
+    np.testing.assert_array_equal(fp.steps.numpy(), steps)
+    assert (steps > 0).any()
