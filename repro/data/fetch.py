@@ -265,6 +265,10 @@ def fetch_dataset(ds: DataSet, data_dir: Path, base_url: str | None, timeout: fl
         if all((data_dir / p).exists() for p in ds.paths):
             return f"{ds.name}: present (no public download; not verified)"
         return f"{ds.name}: no public download: {ds.how}"
+    have = all((data_dir / p).exists() for p in ds.paths)
+    if have and all(file_state(data_dir, d) == "missing" for d in ds.downloads):
+        return (f"{ds.name}: present, not verified (placed by hand, no download to check; remove "
+                f"{data_dir / _where(ds).split()[0]} to fetch a verified copy)")
     fresh = False
     for d in ds.downloads:
         if file_state(data_dir, d) in ("verified", "pinned"):

@@ -183,6 +183,8 @@ def test_cli_fetch_then_list_shows_verified_present_and_missing(server, tmp_path
     assert main(["data", "fetch", "dataset=mnist", f"data_dir={data}", f"timeout={TIMEOUT}"]) == 0
     assert capsys.readouterr().out.startswith("mnist: downloaded and verified")
     fixtures.write_cifar10(data, per_batch=2, n_test=2)     # placed by hand: present, no archive to verify
+    assert main(["data", "fetch", "dataset=cifar10", f"data_dir={data}"]) == 0   # kept as it is, nothing fetched
+    assert "cifar10: present, not verified (placed by hand" in capsys.readouterr().out
     (data / "snake").mkdir()
     (data / "snake" / "market.txt").write_bytes(b"1.0\r\n")  # a wrong file: its sha256 is not the authors'
     assert main(["data", "list", f"data_dir={data}"]) == 0
