@@ -101,7 +101,8 @@ FASHION_RESOURCES = (("train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec8
                      ("t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79", 4_422_102),
                      ("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310", 5_148))
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-SNAKE_REPO = "https://raw.githubusercontent.com/AdenosHermes/NeurIPS_2020_Snake/09b87ade8290675bca119caf22733ad239bc6597"
+SNAKE_REPO = ("https://raw.githubusercontent.com/AdenosHermes/NeurIPS_2020_Snake/"
+              "09b87ade8290675bca119caf22733ad239bc6597")
 
 
 def _snake(experiments: tuple[str, ...], variant: str, default: str) -> Callable[[str, dict], bool]:
@@ -125,13 +126,15 @@ REGISTRY: tuple[DataSet, ...] = (
             source="md5 from torchvision"),
     DataSet("cifar100", "CIFAR-100 (python batches)", paths=("cifar-100-python/train", "cifar-100-python/test",
                                                              "cifar-100-python/meta"),
-            downloads=(Download("cifar-100-python.tar.gz", ("https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",),
-                                169_001_437, md5="eb9058c3a382ffc7106e4002c42a8d85", unpack="tar"),),
+            downloads=(Download("cifar-100-python.tar.gz",
+                                ("https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",), 169_001_437,
+                                md5="eb9058c3a382ffc7106e4002c42a8d85", unpack="tar"),),
             uses=_dataset_is("cifar100"), planned=("meta_alignment",), source="md5 from torchvision"),
     DataSet("imdb", "IMDB movie reviews (aclImdb_v1)", paths=tuple(f"aclImdb/{s}/{c}" for s in ("train", "test")
                                                                   for c in ("pos", "neg")),
-            downloads=(Download("aclImdb_v1.tar.gz", ("https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",),
-                                84_125_825, md5="7c2ac02c03563afcf9b574c7e56c153a", unpack="tar"),),
+            downloads=(Download("aclImdb_v1.tar.gz",
+                                ("https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",), 84_125_825,
+                                md5="7c2ac02c03563afcf9b574c7e56c153a", unpack="tar"),),
             uses=_dataset_is("imdb"), planned=("gambler", "volumization"), source="md5 from torchtext"),
     DataSet("wikitext103", "WikiText-103 (word-level tokens)", paths=("wikitext-103/wiki.train.tokens",),
             downloads=(Download("wikitext-103-v1.zip",
@@ -192,8 +195,9 @@ REGISTRY: tuple[DataSet, ...] = (
                 "and put its iwslt14.tokenized.de-en/ folder in data_dir",
             uses=_dataset_is("iwslt14")),
     DataSet("wilderness", "CMU Wilderness multilingual speech (99-language subset)", paths=("wilderness",),
-            how="re-crawl the audio with the festvox CMU Wilderness scripts (github.com/festvox/datasets-CMU_Wilderness) "
-                "and put the aligned text/speech per language under wilderness/ (catalog meta_alignment.md)",
+            how="re-crawl the audio with the festvox CMU Wilderness scripts "
+                "(github.com/festvox/datasets-CMU_Wilderness) and put the aligned text/speech per language under "
+                "wilderness/ (catalog meta_alignment.md)",
             uses=_dataset_is("wilderness"), planned=("meta_alignment",)),
 )
 

@@ -123,7 +123,8 @@ def test_cifar10_tar_gz_is_extracted_for_torchvisions_loader(server, tmp_path):
     body = buf.getvalue()
     real = sources.by_name()["cifar10"]
     server.routes[_path(real.downloads[0].urls[0])] = body
-    ds = dataclasses.replace(real, downloads=(dataclasses.replace(real.downloads[0], md5=hashlib.md5(body).hexdigest()),))
+    download = dataclasses.replace(real.downloads[0], md5=hashlib.md5(body).hexdigest())
+    ds = dataclasses.replace(real, downloads=(download,))
     data = tmp_path / "data"
     fetch.fetch_dataset(ds, data, server.url, TIMEOUT, log=lambda m: None)
     assert (data / "cifar-10-python.tar.gz").read_bytes() == body
