@@ -233,6 +233,11 @@ def test_bad_input_exits_2_naming_what_is_allowed(capsys):
     assert main(["data", "list", "colour=red"]) == 2
     assert "keys: paper, fig, dataset" in capsys.readouterr().err
     assert main(["data", "fetch", "paper=snake", "fig=99"]) == 2
+    from repro.runner.figures import PAPERS, index
+
+    for paper in [p for p in PAPERS if p not in index()][:1]:    # a paper whose figures are not configured yet
+        assert main(["data", "fetch", f"paper={paper}", "fig=1"]) == 2
+        assert "no figure configs" in capsys.readouterr().err
     assert main(["data", "download"]) == 2
     assert main(["data", "fetch", "base_url=ftp://x"]) == 2
 
