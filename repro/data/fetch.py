@@ -158,6 +158,7 @@ def download(data_dir: Path, d: Download, base_url: str | None = None, timeout: 
     (NoNetwork when no source could be reached) with nothing left behind otherwise."""
     dest = data_dir / d.dest
     pinned = _read_pin(dest)
+    new_dirs = [q for q in (dest.parent, *dest.parent.parents) if not q.exists()]   # removed again on failure
     errors: list[FetchError] = []
     for url in dict.fromkeys(rebase(u, base_url) for u in d.urls):   # de-duplicated, in order
         log(f"  {d.dest}: downloading {url} (~{_mb(d.size)})")
@@ -175,6 +176,11 @@ def download(data_dir: Path, d: Download, base_url: str | None = None, timeout: 
         if d.checksum is None and pinned is None:
             _pin_path(dest).write_text(f"{digests['sha256']}  {dest.name}  (pinned on first fetch from {url})\n")
         return dest
+    for q in new_dirs:                     # deepest first; only folders this call created, and only if empty
+        try:
+            q.rmdir()
+        except OSError:
+            break
     if all(isinstance(e, NoNetwork) for e in errors):
         raise NoNetwork(f"no network: {errors[-1]}; nothing downloaded for {d.dest}")
     mismatches = [e for e in errors if "checksum mismatch" in str(e)]

@@ -141,7 +141,7 @@ def test_checksum_mismatch_is_one_clear_line_and_leaves_nothing(server, tmp_path
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1
     assert "checksum mismatch" in err[0] and "f68b3c2dcbeaaa9fbdd348bbdeb94873" in err[0] and "nothing kept" in err[0]
-    assert not [p for p in data.rglob("*") if p.is_file()]
+    assert not [p for p in data.rglob("*") if p.is_file()] and not (data / "MNIST").exists()
 
 
 def test_interrupted_download_leaves_no_partial_file(server, tmp_path):
@@ -155,6 +155,7 @@ def test_interrupted_download_leaves_no_partial_file(server, tmp_path):
         fetch.download(data, d, server.url, TIMEOUT)
     assert not (data / d.dest).exists() and not _leftovers(data)
     # An unverified file already there is not replaced by a partial one either.
+    (data / d.dest).parent.mkdir(parents=True)
     (data / d.dest).write_bytes(b"old")
     with pytest.raises(fetch.FetchError, match="interrupted"):
         fetch.download(data, d, server.url, TIMEOUT)
@@ -171,7 +172,7 @@ def test_no_network_is_one_line_and_exit_2(tmp_path, capsys):
     out = capsys.readouterr()
     lines = out.err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and "no network" in lines[0] and f"127.0.0.1:{port}" in lines[0]
-    assert not (data / "snake" / "market.txt").exists() and not _leftovers(data)
+    assert not (data / "snake").exists() and not _leftovers(data)     # not even the folder it would have made
 
 
 def test_cli_fetch_then_list_shows_verified_present_and_missing(server, tmp_path, capsys, monkeypatch):
