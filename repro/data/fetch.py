@@ -50,6 +50,10 @@ class NoNetwork(FetchError):
     """No source of a file could be reached at all."""
 
 
+class ChecksumMismatch(FetchError):
+    """A download did not match its recorded checksum (or its first-use pin); it was deleted."""
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # checksums
 # ----------------------------------------------------------------------------------------------------------------
@@ -170,7 +174,7 @@ def download(data_dir: Path, d: Download, base_url: str | None = None, timeout: 
         bad = _mismatch(d, digests, pinned)
         if bad:
             tmp.unlink(missing_ok=True)
-            errors.append(FetchError(f"{url}: checksum mismatch ({bad}); nothing kept at {dest}"))
+            errors.append(ChecksumMismatch(f"{url}: checksum mismatch ({bad}); nothing kept at {dest}"))
             continue
         os.replace(tmp, dest)
         if d.checksum is None and pinned is None:
@@ -183,8 +187,9 @@ def download(data_dir: Path, d: Download, base_url: str | None = None, timeout: 
             break
     if all(isinstance(e, NoNetwork) for e in errors):
         raise NoNetwork(f"no network: {errors[-1]}; nothing downloaded for {d.dest}")
-    mismatches = [e for e in errors if "checksum mismatch" in str(e)]
-    raise (mismatches or [e for e in errors if not isinstance(e, NoNetwork)])[-1]
+    # the most telling failure: a checksum mismatch, else an HTTP error or a broken transfer
+    raise next(e for kind in (ChecksumMismatch, FetchError) for e in reversed(errors)
+               if isinstance(e, kind) and not isinstance(e, NoNetwork))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -272,16 +277,17 @@ def fetch_dataset(ds: DataSet, data_dir: Path, base_url: str | None, timeout: fl
             return f"{ds.name}: present (no public download; not verified)"
         return f"{ds.name}: no public download: {ds.how}"
     have = all((data_dir / p).exists() for p in ds.paths)
-    if have and all(file_state(data_dir, d) == "missing" for d in ds.downloads):
+    states = [file_state(data_dir, d) for d in ds.downloads]     # hashes each file present once
+    if have and all(s == "missing" for s in states):
         return (f"{ds.name}: present, not verified (placed by hand, no download to check; remove "
                 f"{data_dir / _where(ds).split()[0]} to fetch a verified copy)")
     fresh = False
-    for d in ds.downloads:
-        if file_state(data_dir, d) in ("verified", "pinned"):
+    for d, state in zip(ds.downloads, states):
+        if state in ("verified", "pinned"):
             continue
         download(data_dir, d, base_url, timeout, log)
         fresh = True
-    if fresh or not all((data_dir / p).exists() for p in ds.paths):
+    if fresh or not have:
         for d in ds.downloads:
             unpack(data_dir, d)
     missing = [p for p in ds.paths if not (data_dir / p).exists()]

@@ -208,7 +208,7 @@ def test_trust_on_first_use_pins_the_first_copy(server, tmp_path):
     assert pin == hashlib.sha256(b"first").hexdigest() and fetch.file_state(data, d) == "pinned"
     (data / "esc" / "sounds.zip").unlink()
     server.routes["/esc/sounds.zip"] = b"other"               # the source changed: the pin catches it
-    with pytest.raises(fetch.FetchError, match="pinned on first fetch"):
+    with pytest.raises(fetch.ChecksumMismatch, match="pinned on first fetch"):
         fetch.download(data, d, server.url, TIMEOUT)
     assert not (data / "esc" / "sounds.zip").exists()
 
@@ -285,3 +285,17 @@ def test_make_all_fetches_before_it_runs_and_goes_on_without_network():
     fetch_at = next(i for i, line in enumerate(out) if "repro data fetch" in line)
     run_at = next(i for i, line in enumerate(out) if "repro run all scale=full" in line)
     assert fetch_at < run_at and "||" in out[fetch_at]   # a failed fetch (no network) does not stop the run
+
+
+def test_http_error_is_one_line_exit_1_and_other_data_sets_still_fetch(server, tmp_path, capsys):
+    body = b"DaySince2009,TempWeek\n0,25.0\n"                 # served for snake_market's path only: its sha256 fails
+    market = sources.by_name()["snake_market"].downloads[0]
+    server.routes[_path(market.urls[0])] = body
+    data = tmp_path / "data"
+    code = main(["data", "fetch", "dataset=snake_temperature,snake_market", f"data_dir={data}",
+                 f"base_url={server.url}", f"timeout={TIMEOUT}"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 2
+    assert err[0].startswith("repro data: snake_temperature: ") and "HTTP 404" in err[0]
+    assert err[1].startswith("repro data: snake_market: ") and "checksum mismatch" in err[1]   # it was still tried
+    assert not data.joinpath("snake").exists()
