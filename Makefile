@@ -4,7 +4,7 @@ PIP_FLAGS ?= -q
 SCALE ?= tiny
 STAMP := .install.stamp
 
-.PHONY: help install demo test tiny all full-cpu plots check report bench clean
+.PHONY: help install demo test tiny all data full-cpu plots check report bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -25,8 +25,12 @@ test: $(STAMP)  ## run the test suite (what CI runs)
 tiny: $(STAMP)  ## run every figure at tiny scale (seconds each)
 	repro run all scale=tiny
 
-all: $(STAMP)  ## run every figure at full scale on the configured devices (a GPU box)
+all: $(STAMP)  ## fetch the data sets with a public download, then run every figure at full scale (a GPU box)
+	@repro data fetch || echo "make all: not every data set could be fetched (above); the figures that need one will say what to put where"
 	repro run all scale=full
+
+data: $(STAMP)  ## download and verify every data set the figures need (`repro data list` shows what is there)
+	repro data fetch
 
 full-cpu: $(STAMP)  ## run at full scale the figures that are feasible on a CPU, then commit results/
 	$(PYTHON) scripts/run_cpu_full.py

@@ -1,4 +1,4 @@
-"""`repro`: the command line. Subcommands: list, run, plot, check, status, report.
+"""`repro`: the command line. Subcommands: list, run, plot, check, status, report, data.
 
     repro list [paper=P]
     repro run paper=P [fig=N|alias] [scale=tiny|full] [key=value ...] [--force] [--cfg] [-m]
@@ -7,6 +7,7 @@
     repro check [paper=P] [fig=N] [scale=S]
     repro status
     repro report
+    repro data list|fetch [paper=P] [fig=N] [dataset=NAME] [data_dir=DIR] [base_url=URL]
 
 Overrides use Hydra's syntax against the figure's config (`repro run paper=laprop fig=1 --cfg` prints it), e.g.
 `panels.rosenbrock.params.T=500`, `devices=[0,1]`, `precision=bf16`. `-m` sweeps comma-separated values as a
@@ -18,7 +19,7 @@ import sys
 
 from repro.runner.figures import UserError, find, index
 
-COMMANDS = ("list", "run", "plot", "check", "status", "report")
+COMMANDS = ("list", "run", "plot", "check", "status", "report", "data")
 
 
 def _split(args: list[str]) -> tuple[dict, list[str], set[str]]:
@@ -154,6 +155,12 @@ def cmd_report(args: list[str]) -> int:
 
     print(write_report())
     return 0
+
+
+def cmd_data(args: list[str]) -> int:
+    from repro.data.fetch import main as data_main   # repro/data/fetch.py: the registry's list and downloads
+
+    return data_main(args)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,8 @@ missing. Used by every real-data loader in repro/data/.
 
 A loader asks `require(data_dir, relpath, url=..., sha256=...)`: if the file is there (and matches its checksum)
 it is returned; else a download is tried when a URL is known; if that fails (no network here, in CI or on the GPU
-box) DataMissing says exactly which file to put where. The runner records it as the run's error, one line.
+box) DataMissing says exactly which file to put where, and, for a data set of the registry (repro/data/sources.py),
+the `repro data fetch dataset=...` that downloads it. The runner records it as the run's error, one line.
 """
 from __future__ import annotations
 
@@ -54,4 +55,14 @@ def require(data_dir, relpath: str, *, url: str | None = None, sha256: str | Non
         except OSError:
             pass
     hint = f" (download it from {url})" if url else ""
-    raise DataMissing(f"missing data file: put {relpath} at {path}{hint}, or set data_dir=/REPRO_DATA to where it is")
+    raise DataMissing(f"missing data file: put {relpath} at {path}{hint}, or set data_dir=/REPRO_DATA to where it is"
+                      + fetch_hint(relpath))
+
+
+def fetch_hint(relpath: str) -> str:
+    """"; or run `repro data fetch dataset=X`" for a file of a registered data set with a public download, else ""
+    (the loaders of the others say how to obtain them)."""
+    from repro.data.sources import for_path
+
+    ds = for_path(relpath)
+    return f"; or run `repro data fetch dataset={ds.name}` (it downloads and verifies it)" if ds and ds.public else ""

@@ -30,7 +30,7 @@ def find_vgg19_weights(data_dir) -> Path:
         if path.exists():
             return path
     raise DataMissing(f"pretrained VGG-19 weights not found: put {VGG19_FILE} ({VGG19_URL}, 548 MB) in "
-                      f"{candidates[0].parent} or {candidates[2].parent}")
+                      f"{candidates[0].parent} or {candidates[2].parent}, or run `repro data fetch dataset=vgg19`")
 
 
 class FeatureExtractor(nn.Module):
