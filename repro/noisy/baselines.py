@@ -128,6 +128,11 @@ def coteaching_step(logits1: torch.Tensor, logits2: torch.Tensor, target: torch.
     return _exchange(ce1, ce2, lambda rows: ce1[rows], lambda rows: ce2[rows], forget_rate, divide_by_remember)
 
 
+def label_precision(keep: torch.Tensor, clean: torch.Tensor) -> float:
+    """Share of the kept rows whose label is clean (Co-teaching's "pure ratio"); clean: the batch's clean mask."""
+    return float(clean[keep].float().mean()) if len(keep) else float("nan")
+
+
 def disagreement(logits1: torch.Tensor, logits2: torch.Tensor) -> torch.Tensor:
     """Co-teaching+'s filter: the rows where the two networks' argmax predictions differ (bool [B])."""
     return logits1.argmax(-1) != logits2.argmax(-1)

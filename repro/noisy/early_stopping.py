@@ -25,6 +25,9 @@ Rules:
   consecutive epochs; also records the best epoch.
 - `TrainAccuracyStop` [paper-v0, the baselines' "_ES"]: stop at the first epoch with training accuracy > a = 1 - r
   (strictly greater; accuracy and a in the same units, fractions by default).
+- `AbstentionCollapse` [catalog open question 19]: a flag, not a stop: fires at the first epoch after warm-up whose
+  mean training abstention f_{m+1} is >= 0.95 (too small an o abstains on everything and learns nothing); the
+  experiment reports it (fig=3 expects it below o_crit).
 
 Deviations from the authors' code: the warm-up check follows `icml_submission.py` (epoch >= start_gamblers);
 `convention="final"` gives the final `main.py`'s epoch > start_gamblers (whose check is dead code anyway). A NaN
@@ -185,3 +188,20 @@ class TrainAccuracyStop(StoppingRule):
 
     def summary(self) -> dict:
         return {**super().summary(), "threshold": self.threshold}
+
+
+class AbstentionCollapse(StoppingRule):
+    """Flags total abstention: mean training f_{m+1} >= limit at an epoch where the gambler's loss is active."""
+
+    name = "abstention_collapse"
+    key = "train_abstention"
+
+    def __init__(self, limit: float = 0.95, start_gamblers: int = 0, convention: str = "icml"):
+        super().__init__()
+        self.limit, self.start_gamblers, self.convention = float(limit), int(start_gamblers), convention
+
+    def check(self, epoch: int, value: float) -> bool:
+        return gambler_active(epoch, self.start_gamblers, self.convention) and value >= self.limit
+
+    def summary(self) -> dict:
+        return {**super().summary(), "limit": self.limit}

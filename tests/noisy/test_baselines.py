@@ -15,6 +15,7 @@ from repro.noisy.baselines import (
     estimate_transition,
     forget_rate_schedule,
     forward_corrected_loss,
+    label_precision,
     num_remember,
     small_loss_indices,
 )
@@ -113,6 +114,8 @@ def test_small_loss_selection_keeps_clean_samples():
     loss = torch.where(noisy.clean, torch.rand(128, generator=g), 2 + torch.rand(128, generator=g))
     kept = small_loss_indices(loss, forget_rate=1 - noisy.clean.float().mean().item())
     assert noisy.clean[kept].all() and len(kept) == int(noisy.clean.sum())
+    assert label_precision(kept, noisy.clean) == 1.0
+    assert label_precision(torch.arange(128), noisy.clean) == pytest.approx(1 - noisy.rate)
 
 
 def test_coteaching_plus_disagreement_filter():

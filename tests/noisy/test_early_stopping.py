@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from repro.noisy.early_stopping import (
+    AbstentionCollapse,
     AnalyticalStop,
     BatchAnalyticalStop,
     TrainAccuracyStop,
@@ -103,8 +104,18 @@ def test_train_accuracy_stop_strictly_above_eps():
     assert feed(pct, "train_acc", [30.0, 45.0]) == [] and not pct.stopped   # NA: the ES point is never reached
 
 
+def test_abstention_collapse_flag():
+    """Catalog open question 19: a too-small o abstains on everything (loss ln o); flag mean f_{m+1} >= 0.95 after
+    the warm-up."""
+    flag = AbstentionCollapse(start_gamblers=3)
+    assert feed(flag, "train_abstention", [0.99, 0.99, 0.5, 0.96, 0.99]) == [4, 5]
+    assert flag.stop_epoch == 4 and flag.summary()["limit"] == 0.95
+    healthy = AbstentionCollapse()
+    assert feed(healthy, "train_abstention", [0.3, 0.556, 0.6]) == []      # the plateau's u = 0.556 at r = 0.5
+
+
 def test_common_interface():
-    for rule, key in [(AnalyticalStop(1.0), "train_loss"), (BatchAnalyticalStop(1.0), "train_loss"),
+    for rule, key in [(AbstentionCollapse(), "train_abstention"), (AnalyticalStop(1.0), "train_loss"), (BatchAnalyticalStop(1.0), "train_loss"),
                       (ValidationStop(), "val_acc"), (TrainAccuracyStop(0.5), "train_acc")]:
         assert rule.key == key and not rule.stopped
         assert rule.update(1, {key: 0.4}) in (True, False)
