@@ -75,7 +75,8 @@ def _numpy_generator(generator) -> np.random.Generator:
     if isinstance(generator, np.random.Generator):
         return generator
     if isinstance(generator, torch.Generator):    # derive a numpy stream from a torch stream (one draw)
-        return np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=generator)))
+        return np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=generator,
+                                                      device=generator.device)))
     return np.random.default_rng(generator)
 
 
