@@ -32,7 +32,8 @@ Deviations from the authors' code:
 - NLL mode: the catalog's o = 1000 + m (the final code's default payoff). The final `main.py` computes its warm-up
   epochs and `--lambda_type nll` as plain -ln f_y (no 1e-10, no abstention term), and `icml_submission.py` its
   warm-up as the gambler's loss with o = m + 1. Per sample, o = 1000 + m is -ln f_y - ln(1 + f_{m+1}/((1000+m) f_y)):
-  within ln(1 + 1/(1000+m)) of -ln f_y wherever f_{m+1} <= f_y. `payoff_for_epoch(..., nll_o=m + 1)` gives the first commit's;
+  within ln(1 + 1/(1000+m)) of -ln f_y wherever f_{m+1} <= f_y. `payoff_for_epoch(..., nll_o=m + 1)` gives the
+  first commit's;
 - warm-up boundary: the catalog keeps `icml_submission.py`'s `epoch >= start_gamblers` (1-based; s = 10 means epochs
   1-9 in NLL mode), convention="icml"; the final `main.py` uses `epoch > start_gamblers` (epochs 1-10),
   convention="final". s = 0 trains every epoch with the gambler's loss under both;

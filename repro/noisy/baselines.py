@@ -156,7 +156,8 @@ def coteaching_plus_step(logits1: torch.Tensor, logits2: torch.Tensor, target: t
 
 
 # ------------------------------------------------------------------------------------------------ Co-Gambler
-def cogambler_step(logits1: torch.Tensor, logits2: torch.Tensor, target: torch.Tensor, o, forget_rate: float) -> PairStep:
+def cogambler_step(logits1: torch.Tensor, logits2: torch.Tensor, target: torch.Tensor, o,
+                   forget_rate: float) -> PairStep:
     """Co-Gambler on one batch of (m+1)-output logits: rank by the NLL -ln f_y of each network's (m+1)-way softmax,
     reject the largest forget_rate share, update each network with the gambler's loss (payoff o: a float or a
     per-sample tensor of the batch) on its peer's kept rows."""

@@ -140,7 +140,8 @@ def test_coteaching_plus_disagreement_filter():
 
 def test_double_softmax_option():
     g = torch.Generator().manual_seed(2)
-    z1, z2, y = torch.randn(16, 3, generator=g), torch.randn(16, 3, generator=g), torch.randint(0, 3, (16,), generator=g)
+    z1, z2 = torch.randn(16, 3, generator=g), torch.randn(16, 3, generator=g)
+    y = torch.randint(0, 3, (16,), generator=g)
     theirs = coteaching_step(z1, z2, y, 0.25, double_softmax=True)
     p1 = torch.softmax(z1, -1)
     expected = torch.nn.functional.cross_entropy(p1[theirs.keep1], y[theirs.keep1])

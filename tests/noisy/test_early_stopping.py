@@ -115,7 +115,8 @@ def test_abstention_collapse_flag():
 
 
 def test_common_interface():
-    for rule, key in [(AbstentionCollapse(), "train_abstention"), (AnalyticalStop(1.0), "train_loss"), (BatchAnalyticalStop(1.0), "train_loss"),
+    for rule, key in [(AbstentionCollapse(), "train_abstention"), (AnalyticalStop(1.0), "train_loss"),
+                      (BatchAnalyticalStop(1.0), "train_loss"),
                       (ValidationStop(), "val_acc"), (TrainAccuracyStop(0.5), "train_acc")]:
         assert rule.key == key and not rule.stopped
         assert rule.update(1, {key: 0.4}) in (True, False)
