@@ -1,4 +1,5 @@
-"""Optimizers: the repo's Adam / AMSGrad (PyTorch conventions) and LaProp (the authors' conventions).
+"""Optimizers: the repo's Adam / AMSGrad (PyTorch conventions) and LaProp (the authors' conventions), and the
+volumization step on top of any of them (`Volumization(base, v=, alpha=)`).
 
 `make_optimizer(name, params, **kw)` builds one from its config name; see OPTIMIZERS for the names.
 """
@@ -10,6 +11,7 @@ import torch
 
 from repro.optim.adam import Adam
 from repro.optim.laprop import LaProp
+from repro.optim.volumization import Volumization, kaiming_volume, volumize_
 
 OPTIMIZERS = {
     "adam": Adam,
@@ -27,4 +29,4 @@ def make_optimizer(name: str, params, **kw) -> torch.optim.Optimizer:
     return factory(params, **kw)
 
 
-__all__ = ["Adam", "LaProp", "OPTIMIZERS", "make_optimizer"]
+__all__ = ["Adam", "LaProp", "OPTIMIZERS", "Volumization", "kaiming_volume", "make_optimizer", "volumize_"]
