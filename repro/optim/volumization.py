@@ -150,3 +150,18 @@ def _multi_tensor_volumize(params, volumes, moments, *, alpha):
             torch._foreach_mul_([m for m, _ in pairs], factors)
     torch._foreach_mul_(excess, torch._foreach_sign(params))
     torch._foreach_add_(params, excess, alpha=-(1 - alpha))
+
+
+@torch.no_grad()
+def binarize_(optimizer: Volumization) -> dict:
+    """The authors' quantization (`eval_quantize.py`, fig=16): every parameter the optimizer has stepped is set to
+    sign(w) V with its own volume V, so zeros stay 0 (the weights are at most ternary: {-V, 0, V}). Training goes
+    on from the quantized weights. Returns {parameter: V} of what was quantized."""
+    done = {}
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            if "V" in optimizer.state.get(p, {}):
+                V = optimizer.state[p]["V"]
+                p.copy_(torch.sign(p) * V)
+                done[p] = V
+    return done
