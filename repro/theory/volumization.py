@@ -48,8 +48,10 @@ def volumized_moments(V, w_star: float, s: float, alpha: float = 0.0) -> dict:
     u0, u1, u2 = _partial_moments(V, np.inf, w_star, s)
     d0, d1, d2 = _partial_moments(-np.inf, -V, w_star, s)
     c = (1 - a) * V
-    mean = i1 + a * (u1 + d1) + c * (u0 - d0)
-    second = i2 + a ** 2 * (u2 + d2) + 2 * a * c * (u1 - d1) + c ** 2 * (u0 + d0)
+    tails = (u0 + d0) > 0
+    with np.errstate(invalid="ignore"):   # V = inf: no mass outside, the wall terms are 0 (not inf * 0)
+        mean = i1 + a * (u1 + d1) + np.where(tails, c * (u0 - d0), 0.0)
+        second = i2 + a ** 2 * (u2 + d2) + np.where(tails, 2 * a * c * (u1 - d1) + c ** 2 * (u0 + d0), 0.0)
     bias = mean - w_star
     var = second - mean ** 2
     return {"mean": mean, "second": second, "bias": bias, "bias2": bias ** 2, "var": var, "mse": bias ** 2 + var}

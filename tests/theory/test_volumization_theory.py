@@ -42,6 +42,8 @@ def test_limits():
     w_star, s = 1.0, 0.5
     big = volumized_moments(50.0, w_star, s, 0.3)                      # V -> inf: the unregularised estimate
     assert big["bias"] == pytest.approx(0, abs=1e-12) and big["var"] == pytest.approx(s ** 2)
+    inf = volumized_moments(np.inf, w_star, s, 0.3)
+    assert inf["mse"] == pytest.approx(s ** 2) and inf["mean"] == pytest.approx(w_star)
     for alpha in (0.0, 0.5, 0.9):                                      # V = 0: alpha w^
         zero = volumized_moments(0.0, w_star, s, alpha)
         assert zero["mean"] == pytest.approx(alpha * w_star) and zero["var"] == pytest.approx(alpha ** 2 * s ** 2)
