@@ -104,10 +104,8 @@ class Volumization(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        with torch.enable_grad():   # the closure computes the gradients that l2 and the base step then read
+            loss = closure() if closure is not None else None
         stepped = []
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]

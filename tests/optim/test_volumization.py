@@ -174,3 +174,16 @@ def test_lr_set_on_the_wrapper_reaches_the_base():
 def test_alpha_out_of_range_raises():
     with pytest.raises(ValueError, match="alpha"):
         Volumization(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1), alpha=1.5)
+
+
+def test_step_with_a_closure_returns_its_loss():
+    w = torch.tensor([2.0], requires_grad=True)
+    opt = Volumization(torch.optim.SGD([w], lr=0.1), v=1.0, alpha=0.0, kaiming_v=False)
+
+    def closure():
+        opt.zero_grad()
+        loss = (w ** 2).sum()
+        loss.backward()
+        return loss
+
+    assert opt.step(closure).item() == 4.0 and w.item() == 1.0   # 2 - 0.1 * 4 = 1.6, clipped to V = 1
