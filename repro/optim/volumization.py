@@ -35,6 +35,8 @@ Deviations from the authors' code:
   - the momentum discount works when asked for (above), and is off by default (their effective behaviour);
   - Kaiming-V with a negative signed max (a tensor with no positive element): the authors' V would be negative,
     which pushes every element outwards; here V is clamped at 0 (multiplicative decay, as for an all-zero tensor);
+  - V is a Python float (v times the max, in float64), the authors' a 0-d tensor in the parameter's dtype: the
+    walls agree to the parameter's rounding;
   - `exclude_bias_bn` is not offered here: pass such tensors in a group with alpha=1;
   - a multi-tensor (`torch._foreach_*`) path beside the per-tensor one (the two agree to rounding, tests/optim).
 
