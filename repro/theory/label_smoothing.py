@@ -73,8 +73,9 @@ def smoothed_ce(p, a, K: int = 10):
     a = np.asarray(a, dtype=float)
     q = _q(p, K)
     same = -(_xlogy(p, p) + (K - 1) * _xlogy(q, q))
-    other = -(_xlogy(p + (K - 2) * q, q) + _xlogy(q, p))
-    return a * same + (1.0 - a) * other
+    other = -(_xlogy(p + (K - 2) * q, q) + _xlogy(q, p))      # +inf at p = 1 (q = 0 on the true class)
+    with np.errstate(invalid="ignore"):
+        return a * same + np.where(a == 1.0, 0.0, (1.0 - a) * other)
 
 
 G = smoothed_ce
