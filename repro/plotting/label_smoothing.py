@@ -98,16 +98,20 @@ def bars(ax, rows, e):
 
 @plot("label_smoothing.relaxation")
 def relaxation(ax, rows, e):
-    """Log-log scatter of the relaxation time (metric peak_epoch) against p - 1/K (column x) for e["a_values"], the
+    """Log-log scatter of the relaxation time (metric peak_epoch of series e.get("series_name", "paper")) against
+    p - 1/K (column x) for e["a_values"], the
     pooled OLS fit over the fitted points (grey), and a red line of slope e["exponent"] (the authors' -0.72) through
     the pooled fit at the geometric mean of the fitted x."""
     if _missing(rows, "clean_rate", "x"):
         return
+    rows = rows[rows["series"] == e.get("series_name", "paper")]
     pk = rows[rows["metric"] == "peak_epoch"]
     cm = plt.get_cmap("viridis")
     avals = e.get("a_values") or sorted(set(pk["clean_rate"].dropna()))
     for i, a in enumerate(avals):
         g = pk[(pk["clean_rate"] - a).abs() < 1e-9]
+        if not len(g):
+            continue
         ax.plot(g["x"], g["value"], ls="none", marker="o", ms=3, mfc="none",
                 color=cm(i / max(1, len(avals) - 1) * 0.9), label=f"a={a:g}")
     fit = pk[pk["in_fit"].astype(str).str.lower() == "true"]
