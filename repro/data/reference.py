@@ -60,7 +60,8 @@ def load_label_smoothing_reference(name: str, step: float | None = None, p_min: 
     (one line); a file without the expected columns raises ValueError naming them."""
     stem = name[:-4] if name.endswith(".csv") else name
     if stem not in LABEL_SMOOTHING_FILES:
-        raise ValueError(f"unknown label_smoothing reference {name!r}; choose one of {', '.join(LABEL_SMOOTHING_FILES)}")
+        raise ValueError(f"unknown label_smoothing reference {name!r}; "
+                         f"choose one of {', '.join(LABEL_SMOOTHING_FILES)}")
     path = reference_root() / "label_smoothing" / f"{stem}.csv"
     if not path.exists():
         raise _missing("label_smoothing", stem, path)

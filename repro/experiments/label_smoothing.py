@@ -50,7 +50,8 @@ def column_summaries(df: pd.DataFrame, p_strong: float = 0.2, p_mild: float = 0.
         ia, il = col["test_acc_last"].to_numpy().argmax(), col["test_loss_last"].to_numpy().argmin()
         row = {"clean_rate": float(a), "argmax_p_acc": float(col["p"].iloc[ia]),
                "max_acc": float(col["test_acc_last"].iloc[ia]), "argmin_p_loss": float(col["p"].iloc[il]),
-               "min_loss": float(col["test_loss_last"].iloc[il]), "min_error": 1 - float(col["test_acc_last"].iloc[ia]) / 100}
+               "min_loss": float(col["test_loss_last"].iloc[il]),
+               "min_error": 1 - float(col["test_acc_last"].iloc[ia]) / 100}
         for name, pv in (("p1", 1.0), ("mild", _r2(p_mild)), ("strong", _r2(p_strong))):
             if pv in at.index:
                 row[f"acc_{name}"] = float(at.loc[pv, "test_acc_last"])
@@ -136,18 +137,20 @@ def loglog_slope(x, y) -> tuple[float, float]:
 @experiment("label_smoothing.relaxation")
 def relaxation(p, ctx):
     """fig=6: the relaxation time (first epoch of maximum test accuracy, `test_acc_best_epoch`) per (clean_rate, p),
-    metric peak_epoch with x = p - 1/K and in_fit (p <= p_max); the OLS slope of ln epoch on ln(p - 1/K) over the fitted
+    metric peak_epoch with x = p - 1/K and in_fit (p_fit_min <= p <= p_max; p_fit_min optional, e.g. 0.2 to drop the
+    runs whose peak is censored by the epoch budget); the OLS slope of ln epoch on ln(p - 1/K) over the fitted
     points per clean rate (metrics slope, intercept, n_fit) and pooled over all of them (the same metrics with
     clean_rate empty and fit = "pooled")."""
     df = _grid(p)
     K = int(p.get("K", 10))
     u = 1.0 / K
     df = df[df["p"] > u + 1e-9]
-    fit = df[df["p"] <= float(p.get("p_max", 0.95)) + 1e-9]
-    for r in df.itertuples(index=False):
+    lo, hi = float(p.get("p_fit_min") or 0.0) - 1e-9, float(p.get("p_max", 0.95)) + 1e-9
+    in_fit = (df["p"] >= lo) & (df["p"] <= hi)
+    fit = df[in_fit]
+    for r, f in zip(df.itertuples(index=False), in_fit):
         yield {"metric": "peak_epoch", "value": float(r.test_acc_best_epoch), "clean_rate": float(r.clean_rate),
-               "p": float(r.p), "x": float(r.p) - u, "in_fit": bool(r.p <= float(p.get("p_max", 0.95)) + 1e-9),
-               "data": "real"}
+               "p": float(r.p), "x": float(r.p) - u, "in_fit": bool(f), "data": "real"}
     for a, g in fit.groupby("clean_rate"):
         s, c = loglog_slope(g["p"] - u, g["test_acc_best_epoch"])
         for metric, v in (("slope", s), ("intercept", c), ("n_fit", float(len(g)))):

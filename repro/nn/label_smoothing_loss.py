@@ -87,7 +87,8 @@ def smoothing_loss(logits: torch.Tensor, labels: torch.Tensor, p: float = 1.0, r
     return _reduce(-(target * logp).sum(dim=1), reduction)
 
 
-def fsmoothing_loss(logits: torch.Tensor, labels: torch.Tensor, p: float = 1.0, reduction: str = "mean") -> torch.Tensor:
+def fsmoothing_loss(logits: torch.Tensor, labels: torch.Tensor, p: float = 1.0,
+                    reduction: str = "mean") -> torch.Tensor:
     """-ln[(F(p)ᵀ softmax(logits))_ỹ] = -ln(q + (p - q) f_ỹ)."""
     q = off_mass(p, logits.shape[1])
     logf_y = F.log_softmax(logits.float(), dim=1).gather(1, labels.reshape(-1, 1).long()).squeeze(1)

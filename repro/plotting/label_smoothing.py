@@ -115,7 +115,8 @@ def relaxation(ax, rows, e):
         ax.plot(g["x"], g["value"], ls="none", marker="o", ms=3, mfc="none",
                 color=cm(i / max(1, len(avals) - 1) * 0.9), label=f"a={a:g}")
     fit = pk[pk["in_fit"].astype(str).str.lower() == "true"]
-    pooled = rows[(rows["metric"].isin(["slope", "intercept"])) & (rows["fit"] == "pooled")].set_index("metric")["value"]
+    pooled = rows[rows["metric"].isin(["slope", "intercept"]) & (rows["fit"] == "pooled")]
+    pooled = pooled.set_index("metric")["value"]
     if len(fit) and {"slope", "intercept"} <= set(pooled.index):
         xs = np.geomspace(fit["x"].min(), fit["x"].max(), 50)
         ax.plot(xs, np.exp(pooled["intercept"]) * xs ** pooled["slope"], color="grey", lw=1,
