@@ -34,6 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from repro.nn.reduction import reduce_loss
+
 METHODS = ("smoothing", "fsmoothing")
 
 
@@ -70,21 +72,11 @@ def forward_matrix(p: float, num_classes: int, dtype=torch.float64, device=None)
     return eye * p + (1 - eye) * q
 
 
-def _reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    if reduction == "none":
-        return loss
-    raise ValueError(f"reduction must be mean, sum or none, not {reduction!r}")
-
-
 def smoothing_loss(logits: torch.Tensor, labels: torch.Tensor, p: float = 1.0, reduction: str = "mean") -> torch.Tensor:
     """-p ln f_ỹ - q Σ_{j≠ỹ} ln f_j, the cross-entropy of softmax(logits) against the smoothed target."""
     logp = F.log_softmax(logits.float(), dim=1)
     target = smoothed_targets(labels, p, logits.shape[1], dtype=logp.dtype)
-    return _reduce(-(target * logp).sum(dim=1), reduction)
+    return reduce_loss(-(target * logp).sum(dim=1), reduction)
 
 
 def fsmoothing_loss(logits: torch.Tensor, labels: torch.Tensor, p: float = 1.0,
@@ -97,7 +89,7 @@ def fsmoothing_loss(logits: torch.Tensor, labels: torch.Tensor, p: float = 1.0,
         log_mix = torch.logaddexp(log_q, logf_y + math.log(p - q)) if p > q else log_q
     else:
         log_mix = torch.log(q + (p - q) * logf_y.exp())
-    return _reduce(-log_mix, reduction)
+    return reduce_loss(-log_mix, reduction)
 
 
 def fsmoothing_lr_scale(p: float, num_classes: int, s: float = 1.0) -> float:

@@ -60,6 +60,8 @@ def test_module_and_lr_scale():
     assert torch.allclose(LabelSmoothingLoss(0.4, "fsmoothing", "sum")(z, y), fsmoothing_loss(z, y, 0.4, "sum"))
     with pytest.raises(ValueError, match="smoothing"):
         LabelSmoothingLoss(0.4, "gambler")
+    with pytest.raises(ValueError, match="mean, sum or none"):
+        LabelSmoothingLoss(0.4, reduction="avg")(z, y)
     assert fsmoothing_lr_scale(0.55, 10) == pytest.approx(0.9 / 0.45)       # the authors' 0.9/(p - 0.1) at K = 10
     assert fsmoothing_lr_scale(0.1, 10, s=0) == 1.0
     with pytest.raises(ValueError, match="diverges"):
