@@ -158,3 +158,46 @@ def relaxation(p, ctx):
     s, c = loglog_slope(fit["p"] - u, fit["test_acc_best_epoch"])
     for metric, v in (("slope", s), ("intercept", c), ("n_fit", float(len(fit)))):
         yield {"metric": metric, "value": v, "fit": "pooled", "data": "real"}
+
+
+@experiment("label_smoothing.memorizer")
+def memorizer(p, ctx):
+    """fig=3 tiny check (2), no network: K well-separated Gaussian clusters (centres N(0, sep^2 I) in `dim` dimensions,
+    unit noise), n_train training points with symmetric label noise (the Co-teaching `noisify`, random_state
+    noise_seed) and n_test test points. A 1-nearest-neighbour "memorizer" predicts, for a test point, the smoothed
+    target t(ỹ) of its neighbour's noisy label; its losses over p in [p_min, p_max] (step p_step) are computed with
+    repro.nn.label_smoothing_loss on log t: plain CE on clean test labels (argmin -> alpha), plain CE on noisy test
+    labels (noisify with random_state noise_seed + 1; -> beta) and the label-smoothed CE on clean labels (-> gamma).
+    Rows per clean rate (p["memorizer_a"]): argmin_clean, argmin_noisy, argmin_smoothed, nn_true_class (the fraction
+    of neighbours of the test point's own class, which the picture assumes is 1) and train_clean_rate (realised)."""
+    import torch
+
+    from repro.data.noisy_labels import noisify
+    from repro.nn.label_smoothing_loss import smoothed_targets, smoothing_loss
+
+    K, dim, sep = int(p.get("K", 10)), int(p["dim"]), float(p["sep"])
+    n_train, n_test = int(p["n_train"]), int(p["n_test"])
+    g = ctx.generator("data")
+    centres = torch.randn(K, dim, generator=g, dtype=torch.float64) * sep
+    ytr = torch.randint(0, K, (n_train,), generator=g)
+    yte = torch.randint(0, K, (n_test,), generator=g)
+    xtr = centres[ytr] + torch.randn(n_train, dim, generator=g, dtype=torch.float64)
+    xte = centres[yte] + torch.randn(n_test, dim, generator=g, dtype=torch.float64)
+    nn_idx = torch.cat([torch.cdist(xte[i:i + 2000], xtr).argmin(dim=1) for i in range(0, n_test, 2000)])
+    ps = np.round(np.arange(float(p["p_min"]), float(p["p_max"]) + 1e-9, float(p["p_step"])), 6)
+    seed = int(p.get("noise_seed", 0))
+    for a in p["memorizer_a"]:
+        a = _r2(a)
+        noisy_train = noisify(ytr, "symmetric", 1.0 - a, K, random_state=seed).labels
+        noisy_test = noisify(yte, "symmetric", 1.0 - a, K, random_state=seed + 1).labels
+        ytil = noisy_train[nn_idx]
+        losses = {"clean": [], "noisy": [], "smoothed": []}
+        for pv in ps:
+            log_t = smoothed_targets(ytil, float(pv), K, dtype=torch.float64).log()   # the memorised prediction
+            losses["clean"].append(float(smoothing_loss(log_t, yte, 1.0)))
+            losses["noisy"].append(float(smoothing_loss(log_t, noisy_test, 1.0)))
+            losses["smoothed"].append(float(smoothing_loss(log_t, yte, float(pv))))
+        for name, vals in losses.items():
+            yield {"metric": f"argmin_{name}", "value": float(ps[int(np.argmin(vals))]), "clean_rate": a}
+        yield {"metric": "nn_true_class", "value": float((ytr[nn_idx] == yte).double().mean()), "clean_rate": a}
+        yield {"metric": "train_clean_rate", "value": float((noisy_train == ytr).double().mean()), "clean_rate": a}

@@ -77,3 +77,23 @@ def test_shared_grid_gives_the_catalogs_fig5_bars():
     bars = df[df["metric"] == "improvement"].set_index("clean_rate")["value"]
     assert bars.loc[[0.85, 0.9, 0.95, 1.0]].round(2).tolist() == [0.02, 1.76, 1.37, 0.28]
     assert (bars.loc[bars.index <= 0.8] < 0).sum() == 14
+
+
+class _Ctx:
+    def generator(self, name):
+        import torch
+        return torch.Generator().manual_seed(0)
+
+
+def test_memorizer_argmins_follow_the_picture():
+    """Large sizes: the 1-NN memorizer's argmins are within 0.02 of alpha, beta, gamma (the sampling noise is
+    ~0.005 here); its neighbours are of the true class."""
+    from repro.theory import label_smoothing as th
+    df = _rows(lambda p, c: ls.memorizer(p, _Ctx()), {"dim": 20, "sep": 10.0, "n_train": 10000, "n_test": 10000,
+                                                     "p_min": 0.4, "p_max": 0.99, "p_step": 0.01,
+                                                     "memorizer_a": [0.7]})
+    got = df.set_index("metric")["value"]
+    assert got["nn_true_class"] == 1.0
+    assert abs(got["argmin_clean"] - 0.7) <= 0.02
+    assert abs(got["argmin_noisy"] - th.beta(0.7)) <= 0.02
+    assert abs(got["argmin_smoothed"] - th.gamma(0.7)) <= 0.02
