@@ -16,8 +16,12 @@ predicts with f itself. `fsmoothing_lr_scale` is `--scale_lr`: lr x ((1 - 1/K)/(
 Deviations from the authors' code:
 - fsmoothing is computed as -logaddexp(ln q, ln(p - q) + log_softmax_ỹ) (for p >= q; the direct log for p < q), the
   same function as their softmax -> matmul with F -> log -> nll_loss, without its underflow to -inf when f_ỹ -> 0 at
-  p = 1. An early commit of theirs (84424b9) multiplied the *logits* by F before the cross-entropy,
-  -ln softmax(z F)_ỹ, a different loss; the later `loss.py` (and the catalog) use F on the probabilities, as here;
+  p = 1. Their first fsmoothing (commit 84424b9, 2020-05-19) multiplied the *logits* by F before the cross-entropy,
+  -ln softmax(z F)_ỹ, a different loss; "modify loss to reflect fsmoothing" (c1e233a, 2020-05-25 09:14 +0900) moved F
+  onto the probabilities, as here and in the catalog. Their fsmoothing plots of 2020-05-23 (30560ef) and 2020-05-25
+  05:11 (3a25e2c, incl. `fsmoothing/relaxation.png`) predate the fix, those of 2020-05-30/31 (361737c, 407b2c1:
+  `smoothing_heatmap_test_{acc,loss}.png`) follow it; `fsmoothing_logits_loss` (method "fsmoothing_logits") is the
+  early variant, kept only to compare with the early plots;
 - `--scale_lr` hard-codes 0.9/(p - 0.1), which is (1 - 1/K)/(p - 1/K) for K = 10 only; here K is a parameter, and
   p <= 1/K with s != 0 raises (their lr scale diverges at p = 0.1; the grid starts at p = 0.15);
 - the losses are computed in float32 from the logits whatever the autocast dtype (the authors train in fp32 only);
@@ -36,7 +40,7 @@ from torch import nn
 
 from repro.nn.reduction import reduce_loss
 
-METHODS = ("smoothing", "fsmoothing")
+METHODS = ("smoothing", "fsmoothing", "fsmoothing_logits")
 
 
 def off_mass(p: float, num_classes: int) -> float:
@@ -92,6 +96,13 @@ def fsmoothing_loss(logits: torch.Tensor, labels: torch.Tensor, p: float = 1.0,
     return reduce_loss(-log_mix, reduction)
 
 
+def fsmoothing_logits_loss(logits: torch.Tensor, labels: torch.Tensor, p: float = 1.0,
+                           reduction: str = "mean") -> torch.Tensor:
+    """The authors' first fsmoothing (84424b9): -ln softmax(z F(p))_ỹ, F applied to the logits z (module docstring)."""
+    mixed = logits.float() @ forward_matrix(p, logits.shape[1], dtype=torch.float32, device=logits.device)
+    return reduce_loss(F.cross_entropy(mixed, labels.reshape(-1).long(), reduction="none"), reduction)
+
+
 def fsmoothing_lr_scale(p: float, num_classes: int, s: float = 1.0) -> float:
     """`--scale_lr`: the factor ((1 - 1/K)/(p - 1/K))^s on the learning rate (the authors' 0.9/(p - 0.1) at K = 10)."""
     if s == 0:
@@ -102,11 +113,11 @@ def fsmoothing_lr_scale(p: float, num_classes: int, s: float = 1.0) -> float:
     return ((1.0 - u) / (p - u)) ** s
 
 
-LOSSES = {"smoothing": smoothing_loss, "fsmoothing": fsmoothing_loss}
+LOSSES = {"smoothing": smoothing_loss, "fsmoothing": fsmoothing_loss, "fsmoothing_logits": fsmoothing_logits_loss}
 
 
 class LabelSmoothingLoss(nn.Module):
-    """loss(logits, labels) with method "smoothing" or "fsmoothing" at target mass p."""
+    """loss(logits, labels) with method "smoothing", "fsmoothing" (or "fsmoothing_logits") at target mass p."""
 
     def __init__(self, p: float = 1.0, method: str = "smoothing", reduction: str = "mean"):
         super().__init__()

@@ -5,8 +5,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from repro.nn.label_smoothing_loss import (LabelSmoothingLoss, eps_from_p, forward_matrix, fsmoothing_loss,
-                                           fsmoothing_lr_scale, p_from_eps, smoothed_targets, smoothing_loss)
+from repro.nn.label_smoothing_loss import (LabelSmoothingLoss, eps_from_p, forward_matrix, fsmoothing_logits_loss,
+                                           fsmoothing_loss, fsmoothing_lr_scale, p_from_eps, smoothed_targets,
+                                           smoothing_loss)
 
 
 def _batch(n=16, k=10, seed=0):
@@ -52,6 +53,14 @@ def test_fsmoothing_stays_finite_where_the_naive_form_underflows():
     z.requires_grad_(True)
     fsmoothing_loss(z, y, 0.9).backward()
     assert torch.isfinite(z.grad).all()
+
+
+def test_early_logit_variant_is_a_different_loss():
+    z, y = _batch()
+    direct = torch.nn.functional.cross_entropy(z @ forward_matrix(0.6, 10), y)
+    assert torch.allclose(fsmoothing_logits_loss(z, y, 0.6).double(), direct, atol=1e-5)
+    assert not torch.allclose(fsmoothing_logits_loss(z, y, 0.6), fsmoothing_loss(z, y, 0.6), atol=1e-3)
+    assert torch.allclose(fsmoothing_logits_loss(z, y, 1.0), fsmoothing_loss(z, y, 1.0), atol=1e-5)   # F = I
 
 
 def test_module_and_lr_scale():
