@@ -48,6 +48,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from repro.nn.reduction import reduce_loss
+
 NLL_OFFSET = 1000.0
 LOG_EPS = 1e-10            # added inside the log, and to the o-heuristics, as in the authors' code
 AUTO_PAYOFFS = ("euc", "mid", "exp")
@@ -68,14 +70,7 @@ def gambler_loss(logits: torch.Tensor, target: torch.Tensor, o, reduction: str =
     if isinstance(o, torch.Tensor):
         o = o.detach().to(f.dtype)
     wealth = f.gather(-1, target.long().unsqueeze(-1)).squeeze(-1) + abst / o
-    loss = -torch.log(wealth + eps)
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    if reduction == "none":
-        return loss
-    raise ValueError(f"reduction must be mean, sum or none, got {reduction!r}")
+    return reduce_loss(-torch.log(wealth + eps), reduction)
 
 
 @torch.no_grad()
