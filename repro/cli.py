@@ -14,6 +14,7 @@ Hydra multirun (`panels.rosenbrock.params.lr=1e-3,1e-2`). Bad input exits with s
 """
 from __future__ import annotations
 
+import re
 import sys
 
 from repro.runner.figures import UserError, find, index
@@ -63,6 +64,8 @@ def cmd_run(args: list[str]) -> int:
     picked, overrides, flags = _split(args)
     if "--force" in flags:
         overrides.append("force=true")
+    if "-m" not in flags:   # devices=0,1 is a list of GPUs here, not a Hydra sweep
+        overrides = [f"devices=[{o[8:]}]" if re.fullmatch(r"devices=\d+(,\d+)+", o) else o for o in overrides]
     targets = _targets(picked, flags)
     if "-m" in flags:
         from repro.runner.multirun import multirun
