@@ -43,7 +43,7 @@ def run_one(task: dict) -> dict:
 
     from repro.experiments import registry
     from repro.runner.context import RunContext
-    from repro.runner.store import MetricsWriter, atomic_write, write_json
+    from repro.runner.store import MetricsWriter, atomic_write, done_text, write_json
 
     run = task["run"]
     rdir = Path(task["run_dir"])
@@ -78,7 +78,7 @@ def run_one(task: dict) -> dict:
         writer.close()
         wall = time.time() - t0
         write_json(rdir / "provenance.json", _provenance(task, ctx, wall))
-        atomic_write(rdir / "DONE", f"{n_rows} rows in {wall:.3f} s\n")
+        atomic_write(rdir / "DONE", done_text(rdir / "metrics.csv", wall))   # what verifies the run
         return {"run_key": run["run_key"], "status": "done", "rows": n_rows, "wall": wall}
     except Exception as e:  # fail-soft: the sweep goes on, the status table reports it
         writer.close()
