@@ -275,6 +275,12 @@ def resolve(cfg: DictConfig, overrides: list[str], panel: str | None = None) -> 
         container[key] = _project_dir(key, container[key])
     data_dir = Path(str(container["data_dir"])).expanduser()   # read only: relative to the project root too
     container["data_dir"] = str(data_dir if data_dir.is_absolute() else project_root() / data_dir)
+    from repro import expr
+
+    try:   # every expression of the figure (both scales) in the whitelisted grammar, before anything runs
+        expr.check_config(container.get("panels"), f"paper={container.get('paper')} fig={container.get('fig')}")
+    except expr.ExprError as e:
+        raise UserError(str(e)) from None
     panels = resolve_panels(container, scale)
     for key in override_keys(overrides):
         if key.startswith("panels."):
