@@ -54,4 +54,5 @@ def require(data_dir, relpath: str, *, url: str | None = None, sha256: str | Non
         except OSError:
             pass
     hint = f" (download it from {url})" if url else ""
-    raise DataMissing(f"missing data file: put {relpath} at {path}{hint}, or set data_dir=/REPRO_DATA to where it is")
+    raise DataMissing(f"missing data file: put {relpath} at {path}{hint}, or set data_dir=... or the REPRO_DATA "
+                      f"variable to the folder that holds it")
