@@ -64,7 +64,7 @@ def make_task(run: RunSpec, runtime: dict, scale: str, slot_device: str | None, 
 class _Worker:
     def __init__(self, slot: Slot, runs_dir=None):
         env = dict(os.environ, CUDA_VISIBLE_DEVICES=slot.cuda_visible, REPRO_THREADS=str(slot.threads),
-                   PYTHONUNBUFFERED="1")
+                   PYTHONUNBUFFERED="1", REPRO_PARENT_PID=str(os.getpid()))   # the worker dies with us
         if runs_dir is not None:   # experiments that checkpoint (days-long RL runs) keep them beside the runs
             env["REPRO_RUNS"] = str(Path(runs_dir).resolve())
         self.runs_dir = runs_dir
