@@ -19,6 +19,11 @@ class DataMissing(RuntimeError):
     """A data file is not on disk and could not be fetched. The message is one line that says what to do."""
 
 
+class DataInvalid(DataMissing, ValueError):
+    """A data file is there but is not what its loader expects (wrong magic number, size, shape, checksum, too
+    short). The message is one line naming the file and what is wrong; the figure stops, writing nothing."""
+
+
 def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
     return Path(data_dir or os.environ.get("REPRO_DATA", "data")).expanduser().resolve()
 
