@@ -117,3 +117,15 @@ def test_check_without_results_says_so_and_exits_1(toy_root, capsys):
     assert main(["check", "paper=toy", "fig=1", "scale=full"]) == 1
     out, err = capsys.readouterr()
     assert "toy fig1 [full]: no results" in err and "claims passed 0" not in err
+
+
+def test_bad_data_stops_the_figure_after_the_first_run_in_one_line(toy_root, capsys):
+    """Item 6: a bad data file stops the figure: the runs after the first data error are not started, and the
+    error is one line naming the file (not one traceback per run)."""
+    code = main(["run", "paper=toy", "fig=1", "panels.quad.params.bad_data=true", "devices=cpu", "slots_per_device=1"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert len(list((toy_root / "runs/toy/fig1").glob("*/FAILED"))) == 1      # 6 runs, the first experiment run started, the rest not
+    lines = [x for x in err.splitlines() if "DataInvalid" in x]
+    assert len(lines) == 2 and all("toy.idx: not an idx file" in x for x in lines), err   # the FAILED line + summary
+    assert "and 5 more run(s)" in lines[0] and not (toy_root / "results").exists()
