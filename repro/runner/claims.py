@@ -1,9 +1,9 @@
 """The claim engine: a figure's claims are data in its config, evaluated here over its tidy CSV.
 
 A claim selects rows (`left`, optionally `right`), aggregates each within groups (`by` columns, `agg`), joins the
-two on those columns, optionally filters (`where`), and evaluates `test`, a pandas expression over the columns
-`left`, `right`, the `by` columns and any `vars`, in the whitelisted grammar of repro/expr.py (columns,
-numbers, arithmetic, comparisons, and/or/not, abs sqrt log log10 exp min max ...; nothing else runs). `require` says how many
+two on those columns, optionally filters (`where`), and evaluates `test`, an expression over the columns `left`,
+`right`, the `by` columns and any `vars` in the whitelisted grammar of repro/expr.py (numbers, arithmetic,
+comparisons, and/or/not, abs sqrt log log10 exp min max ...; nothing else is evaluated). `require` says how many
 groups must pass: all (default), any, or a fraction like ">=0.8" (e.g. "A below B in >= 4/5 seeds": by [seed]).
 `type: monotone` checks that `left` aggregated over `x` is monotone. Any value may be written {tiny: a, full: b};
 a claim whose value is null at a scale is not evaluated there. `gate: false` marks a reported-only claim.
