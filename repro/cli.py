@@ -15,6 +15,7 @@ Hydra multirun (`panels.rosenbrock.params.lr=1e-3,1e-2`). Bad input exits with s
 """
 from __future__ import annotations
 
+import re
 import sys
 
 from repro.runner.figures import UserError, find, index
@@ -64,6 +65,8 @@ def cmd_run(args: list[str]) -> int:
     picked, overrides, flags = _split(args)
     if "--force" in flags:
         overrides.append("force=true")
+    if "-m" not in flags:   # devices=0,1 is a list of GPUs here, not a Hydra sweep
+        overrides = [f"devices=[{o[8:]}]" if re.fullmatch(r"devices=\d+(,\d+)+", o) else o for o in overrides]
     targets = _targets(picked, flags)
     if "-m" in flags:
         from repro.runner.multirun import multirun
@@ -80,11 +83,24 @@ def cmd_run(args: list[str]) -> int:
             print(f"{s.paper} fig{s.fig}: skipped: {next(iter(s.panels.values()))['skip']}")
         else:
             todo.append(s)
-    failed = sum(r["status"] != "done" for results, _ in run_figures(todo, progress=sys.stderr.isatty())
-                 for r in results)   # a progress bar only on a terminal, not in logs
-    if failed:
-        print(f"{failed} run(s) failed", file=sys.stderr)
-    return 1 if failed else 0
+    from repro.runner import claims
+
+    out = run_figures(todo, progress=sys.stderr.isatty())   # a progress bar only on a terminal, not in logs
+    summary = []
+    for s, (results, claim_results) in zip(todo, out):
+        where = f"{s.paper} fig{s.fig} [{s.scale}]"
+        errors: dict[str, int] = {}
+        for r in results:
+            if r["status"] != "done":
+                errors[r.get("error", "?")] = errors.get(r.get("error", "?"), 0) + 1
+        for error, n in errors.items():   # one line per failure (a distinct error of a figure)
+            summary.append(f"repro: {where}: {n} run(s) failed, nothing written: {error}")
+        bad = claims.gating_failures(claim_results)
+        if bad:
+            summary.append(f"repro: {where}: {len(bad)} gating claim(s) failed: {', '.join(f'{c.panel}/{c.id}' for c in bad)}")
+    for line in summary:
+        print(line, file=sys.stderr)
+    return 1 if summary else 0
 
 
 def _existing_specs(picked, overrides, flags, require_csv=False):
@@ -120,17 +136,33 @@ def cmd_plot(args: list[str]) -> int:
 
 def cmd_check(args: list[str]) -> int:
     from repro.runner import claims
+    from repro.runner.collect import results_path
     from repro.runner.pipeline import check_figure
 
     picked, overrides, flags = _split(args)
-    res = [r for spec in _existing_specs(picked, overrides, flags) for r in check_figure(spec)]
+    specs = list(_existing_specs(picked, overrides, flags))
+    if not specs:
+        what = " ".join(f"{k}={v}" for k, v in picked.items()) or "any figure"
+        print(f"repro check: no results for {what}{' at scale=' + _scale_of(overrides) if _scale_of(overrides) else ''}"
+              f" (run `repro run ...` first)", file=sys.stderr)
+        return 1
+    res, missing = [], 0
+    for spec in specs:
+        csv = results_path(spec.runtime["results_dir"], spec.paper, spec.fig, spec.scale)
+        if not csv.exists():
+            print(f"repro check: {spec.paper} fig{spec.fig} [{spec.scale}]: no results ({csv} is missing; run "
+                  f"`repro run paper={spec.paper} fig={spec.fig} scale={spec.scale}` first)", file=sys.stderr)
+            missing += 1
+            continue
+        res += check_figure(spec)
     bad = len(claims.gating_failures(res))
     reported = sum(r.passed is False and not r.gate for r in res)
     na = sum(claims.not_on_device(r.passed, r.detail) for r in res)
     print(f"claims passed {sum(r.passed is True for r in res)}; gating failures {bad}; "
           f"reported-only failures {reported}; not evaluated {sum(r.passed is None for r in res) - na}"
-          + (f"; not evaluated on this device {na}" if na else ""))
-    return 1 if bad else 0
+          + (f"; not evaluated on this device {na}" if na else "")
+          + (f"; figures without results {missing}" if missing else ""))
+    return 1 if bad or missing else 0
 
 
 def cmd_list(args: list[str]) -> int:

@@ -20,6 +20,11 @@ class DataMissing(RuntimeError):
     """A data file is not on disk and could not be fetched. The message is one line that says what to do."""
 
 
+class DataInvalid(DataMissing, ValueError):
+    """A data file is there but is not what its loader expects (wrong magic number, size, shape, checksum, too
+    short). The message is one line naming the file and what is wrong; the figure stops, writing nothing."""
+
+
 def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
     return Path(data_dir or os.environ.get("REPRO_DATA", "data")).expanduser().resolve()
 
@@ -55,8 +60,8 @@ def require(data_dir, relpath: str, *, url: str | None = None, sha256: str | Non
         except OSError:
             pass
     hint = f" (download it from {url})" if url else ""
-    raise DataMissing(f"missing data file: put {relpath} at {path}{hint}, or set data_dir=/REPRO_DATA to where it is"
-                      + fetch_hint(relpath))
+    raise DataMissing(f"missing data file: put {relpath} at {path}{hint}, or set data_dir=... or the REPRO_DATA "
+                      f"variable to the folder that holds it" + fetch_hint(relpath))
 
 
 def fetch_hint(relpath: str) -> str:

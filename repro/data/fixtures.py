@@ -76,8 +76,8 @@ def write_cifar10(root, per_batch: int = 100, n_test: int = 100, seed: int = 0) 
     base = Path(root) / "cifar-10-batches-py"
     base.mkdir(parents=True, exist_ok=True)
     means = rng.integers(40, 215, size=(10, 3, 1, 1))
-    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
-    for name in names:
+    names_files = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    for name in names_files:
         n = n_test if name == "test_batch" else per_batch
         labels = rng.integers(0, 10, size=n)
         images = np.clip(means[labels] + rng.normal(0, 40, size=(n, 3, 32, 32)), 0, 255).astype(np.uint8)
@@ -88,6 +88,9 @@ def write_cifar10(root, per_batch: int = 100, n_test: int = 100, seed: int = 0) 
     meta = {Py2Str("num_cases_per_batch"): per_batch, Py2Str("num_vis"): 3072,
             Py2Str("label_names"): [Py2Str(c) for c in names]}
     _py2_pickle(meta, base / "batches.meta")
+    import hashlib   # the checksums the loader verifies generated files against (the real ones: torchvision's)
+    sums = [f"{hashlib.md5((base / n).read_bytes()).hexdigest()}  {n}\n" for n in [*names_files, "batches.meta"]]
+    (base / "md5sums.txt").write_text("".join(sums))
     return base
 
 

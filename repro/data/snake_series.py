@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from repro.data.download import require
+from repro.data.download import DataInvalid, require
 
 SUBDIR = "snake"
 FILES = {
@@ -38,10 +38,40 @@ FILES = {
 }
 
 
+def _real_path(data_dir, key: str):
+    return require(data_dir, f"{SUBDIR}/{FILES[key]}")
+
+
 def _read_real(data_dir, key: str) -> str:
-    path = require(data_dir, f"{SUBDIR}/{FILES[key]}")
-    with open(path, newline="") as f:      # keep CRLF visible to the parsers
-        return f.read()
+    path = _real_path(data_dir, key)
+    try:
+        with open(path, newline="") as f:      # keep CRLF visible to the parsers
+            return f.read()
+    except UnicodeDecodeError:
+        raise DataInvalid(f"{path}: not a text file (undecodable bytes)") from None
+
+
+def _parse_real(data_dir, key: str, parse, what: str):
+    """parse(text of the real file); any parser error becomes one DataInvalid line naming the file."""
+    text = _read_real(data_dir, key)
+    try:
+        return parse(text)
+    except Exception as e:
+        msg = " ".join(str(e).split())[:200]
+        raise DataInvalid(f"{_real_path(data_dir, key)}: not {what} ({type(e).__name__}: {msg})") from None
+
+
+def _check_series(data_dir, key: str, values, need: int, what: str) -> None:
+    """A real series must have at least `need` finite values (a minimum length: the figure's split needs them)."""
+    values = np.asarray(values, dtype=float)
+    n_ok = int(np.isfinite(values).sum())
+    if len(values) < need or n_ok < len(values):
+        bad = f", {len(values) - n_ok} not finite" if n_ok < len(values) else ""
+        raise DataInvalid(f"{_real_path(data_dir, key)}: {len(values)} {what}{bad}; need at least {need} finite values")
+
+
+MIN_TEMPERATURE_DAYS = 7 * 313   # the official split trains on the first 312 weeks and tests after them
+MIN_EURUSD = 53                  # a year of weekly points and one more (the figure asks n_train + 1, see load_eurusd)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -128,13 +158,15 @@ def weekly_pipeline(df: pd.DataFrame, train_years: float = 6.0) -> WeeklyTempera
 
 
 def load_temperature(data_dir, source: str = "synthetic", variant: str = "authors_csv", seed: int = 0) -> pd.DataFrame:
-    if variant == "toar_json":
-        text = _read_real(data_dir, "temperature_toar") if source == "real" else toar_standin_text(seed)
-        return parse_toar_json(text)
-    if variant != "authors_csv":
+    if variant not in ("authors_csv", "toar_json"):
         raise ValueError(f"unknown temperature variant {variant!r}; choose authors_csv or toar_json")
-    text = _read_real(data_dir, "temperature") if source == "real" else temperature_standin_text(seed)
-    return parse_temperature_csv(text)
+    key, parse = (("temperature_toar", parse_toar_json) if variant == "toar_json"
+                  else ("temperature", parse_temperature_csv))
+    if source != "real":
+        return parse(toar_standin_text(seed) if variant == "toar_json" else temperature_standin_text(seed))
+    df = _parse_real(data_dir, key, parse, "the temperature series")
+    _check_series(data_dir, key, df["temp"], MIN_TEMPERATURE_DAYS, "days")
+    return df
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -166,8 +198,11 @@ def body_standin_text(seed: int = 0) -> str:
 def load_body_temperature(data_dir=None, source: str = "embedded", seed: int = 0) -> pd.DataFrame:
     if source == "embedded":
         return pd.DataFrame({"hour": np.asarray(BODY_HOURS, dtype=float), "celsius": np.asarray(BODY_CELSIUS)})
-    text = _read_real(data_dir, "body") if source == "real" else body_standin_text(seed)
-    return parse_body_csv(text)
+    if source != "real":
+        return parse_body_csv(body_standin_text(seed))
+    df = _parse_real(data_dir, "body", parse_body_csv, "hour,celsius rows")
+    _check_series(data_dir, "body", df["celsius"], 2, "measurements")
+    return df
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -245,11 +280,19 @@ def load_market(data_dir, source: str = "synthetic", variant: str = "authors_txt
     if variant == "total_return_csv":
         if source != "real":
             raise ValueError("the total-return variant has no stand-in; use variant=authors_txt")
-        return parse_total_return_csv(_read_real(data_dir, "market_total_return")), 0
+        values = _parse_real(data_dir, "market_total_return", parse_total_return_csv, "the index history CSV")
+        _check_series(data_dir, "market_total_return", values, N_TRAIN + 1, "index values")
+        return values, 0
     if variant != "authors_txt":
         raise ValueError(f"unknown market variant {variant!r}; choose authors_txt or total_return_csv")
-    text = _read_real(data_dir, "market") if source == "real" else market_standin_text(seed)
-    return parse_market_txt(text)
+    if source != "real":
+        return parse_market_txt(market_standin_text(seed))
+    values, na = _parse_real(data_dir, "market", parse_market_txt, "one price per line")
+    _check_series(data_dir, "market", values, TEST_END, "values parse as prices (one per line, #N/A on holidays)")
+    if (values <= 0).any():
+        raise DataInvalid(f"{_real_path(data_dir, 'market')}: {int((values <= 0).sum())} prices <= 0; index "
+                          f"values are positive")
+    return values, na
 
 
 @dataclass
@@ -296,6 +339,10 @@ def eurusd_standin_text(seed: int = 0) -> str:
     return "year,rate\n" + "".join(f"{a:.5f},{b:.5f}\n" for a, b in zip(t, base + e))
 
 
-def load_eurusd(data_dir, source: str = "synthetic", seed: int = 0) -> pd.DataFrame:
-    text = _read_real(data_dir, "eurusd") if source == "real" else eurusd_standin_text(seed)
-    return parse_eurusd_csv(text)
+def load_eurusd(data_dir, source: str = "synthetic", seed: int = 0, min_rows: int = MIN_EURUSD) -> pd.DataFrame:
+    """(year, rate) rows. A real file needs at least `min_rows` finite rows (the figure asks n_train + 1)."""
+    if source != "real":
+        return parse_eurusd_csv(eurusd_standin_text(seed))
+    df = _parse_real(data_dir, "eurusd", parse_eurusd_csv, "year,rate rows")
+    _check_series(data_dir, "eurusd", df["rate"], max(min_rows, MIN_EURUSD), "rows")
+    return df

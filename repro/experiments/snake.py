@@ -737,10 +737,10 @@ def eurusd(p, ctx):
     from repro.data.snake_series import load_eurusd
     torch.manual_seed(ctx.seed_for("torch"))
     lab = _data_label(p)
-    df = load_eurusd(ctx.data_dir, p["data_source"], seed=int(p.get("data_seed", 0)))
+    n = int(p["n_train"])
+    df = load_eurusd(ctx.data_dir, p["data_source"], seed=int(p.get("data_seed", 0)), min_rows=n + 1)
     t = df["year"].to_numpy() - 2010.0
     rate = df["rate"].to_numpy()
-    n = int(p["n_train"])
     scale = float(rate[:n].mean())
     X = torch.tensor(t, dtype=torch.float32)[:, None]
     Y = torch.tensor(rate / scale, dtype=torch.float32)[:, None]

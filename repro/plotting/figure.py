@@ -8,7 +8,7 @@ Axes kinds (the entry's `kind`):
   heatmap  `value` over the (x, y) grid for one series, with an optional guide curve `guide: {y: expr-in-x}`.
   hist     a density histogram of `value`, with optional theory rows drawn as a line.
   custom   `fn: name` from repro.plotting.registry, called as fn(ax, rows, entry).
-Common keys: metric, series (list), where (pandas query), title, xlabel, ylabel, logx, logy, xlim, ylim, vlines.
+Common keys: metric, series (list), where (an expression of repro/expr.py), title, xlabel, ylabel, logx, logy, xlim, ylim, vlines.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from repro.plotting import registry  # noqa: E402
+from repro import expr  # noqa: E402
 
 KIND_STYLE = {"experiment": dict(lw=1.6), "theory": dict(lw=1.0, alpha=0.9), "paper": dict(lw=1.2, ls="--")}
 
@@ -34,7 +35,7 @@ def _rows(df: pd.DataFrame, panel: str, entry: dict) -> pd.DataFrame:
     if entry.get("series"):
         out = out[out["series"].isin(entry["series"])]
     if entry.get("where"):
-        out = out.query(entry["where"], engine="python")
+        out = expr.query(out, entry["where"])
     return out
 
 
@@ -89,7 +90,7 @@ def _heatmap(ax, rows: pd.DataFrame, e: dict) -> None:
     guide = e.get("guide")
     if guide:   # a curve y = f(x), mapped onto the index grid by interpolation
         xs = np.asarray(grid.columns, dtype=float)
-        ys = np.array([eval(guide["y"], {"__builtins__": {}, "sqrt": math.sqrt}, {x: v}) for v in xs])
+        ys = np.array([float(expr.evaluate(guide["y"], {x: v})) for v in xs])
         yi = np.interp(ys, np.asarray(grid.index, dtype=float), np.arange(grid.shape[0]))
         ax.plot(np.arange(len(xs)), yi, color=guide.get("color", "cyan"), lw=1.2, label=guide.get("label"))
         if guide.get("label"):

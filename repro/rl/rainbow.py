@@ -232,6 +232,29 @@ def _save(path: str, blob: dict) -> None:
     os.replace(tmp, path)
 
 
+def _checkpoint_globals() -> list:
+    """What a checkpoint holds besides tensors and plain containers: numpy arrays (the env's frames, the
+    observation), numpy dtypes and the emulator's state. Only these are allowed when loading (weights_only)."""
+    import numpy.dtypes
+
+    core = getattr(np, "_core", None) or np.core
+    out = [core.multiarray._reconstruct, np.ndarray, np.dtype,
+           *(getattr(numpy.dtypes, n) for n in dir(numpy.dtypes) if n.endswith("DType"))]
+    try:
+        from ale_py import ALEState
+        out.append(ALEState)
+    except ImportError:
+        pass
+    return out
+
+
+def _load(path: str) -> dict:
+    """A checkpoint, read with weights_only=True: nothing but tensors, containers and _checkpoint_globals() can be
+    unpickled (a tampered file cannot run code)."""
+    with torch.serialization.safe_globals(_checkpoint_globals()):
+        return torch.load(path, weights_only=True, mmap=True)   # the replay arrays are read, not copied twice
+
+
 def train(args: RainbowArgs, *, seed: int, device="cpu", checkpoint: str | None = None,
           stop_after_steps: int | None = None, max_wall_s: float | None = None):
     """Yield events ("eval", step, [scores]) at every checkpoint step, ("log", step, {...}) with the training
@@ -270,7 +293,7 @@ def _train(args: RainbowArgs, *, seed, device, checkpoint, stop_after_steps, max
     st = {"step": 0, "episode_reward": 0.0, "episode_length": 0, "rewards": [], "lengths": [], "losses": [],
           "updates": 0}
     if checkpoint and os.path.exists(checkpoint):
-        ck = torch.load(checkpoint, weights_only=False, mmap=True)   # the replay arrays are read, not copied twice
+        ck = _load(checkpoint)
         if ck["args"] != asdict(args) or ck["seed"] != seed:
             raise ValueError(f"checkpoint {checkpoint} belongs to another run")
         online.load_state_dict(ck["online"])

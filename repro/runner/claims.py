@@ -1,8 +1,9 @@
 """The claim engine: a figure's claims are data in its config, evaluated here over its tidy CSV.
 
 A claim selects rows (`left`, optionally `right`), aggregates each within groups (`by` columns, `agg`), joins the
-two on those columns, optionally filters (`where`), and evaluates `test`, a pandas expression over the columns
-`left`, `right`, the `by` columns and any `vars` (`abs`, `sqrt`, `log10`, `exp` work). `require` says how many
+two on those columns, optionally filters (`where`), and evaluates `test`, an expression over the columns `left`,
+`right`, the `by` columns and any `vars` in the whitelisted grammar of repro/expr.py (numbers, arithmetic,
+comparisons, and/or/not, abs sqrt log log10 exp min max ...; nothing else is evaluated). `require` says how many
 groups must pass: all (default), any, or a fraction like ">=0.8" (e.g. "A below B in >= 4/5 seeds": by [seed]).
 `type: monotone` checks that `left` aggregated over `x` is monotone. Any value may be written {tiny: a, full: b};
 a claim whose value is null at a scale is not evaluated there. `gate: false` marks a reported-only claim.
@@ -24,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from repro import expr
 
 AGGS = {"mean", "median", "max", "min", "first", "last", "count", "std", "var", "sum"}
 LABEL_COLS = {"paper", "fig", "panel", "series", "kind", "scale", "data", "seed", "run_key", "step", "metric",
@@ -97,7 +100,7 @@ def select(df: pd.DataFrame, sel: dict) -> pd.DataFrame:
         else:
             out = out[out["step"] == float(step)]
     if sel.get("where"):
-        out = out.query(sel["where"], engine="python")
+        out = expr.query(out, sel["where"])
     return out
 
 
@@ -151,10 +154,10 @@ def evaluate_claim(df: pd.DataFrame, claim: dict, panel: str, scale: str) -> Cla
         for k, v in (c.get("vars") or {}).items():
             frame[k] = v
         if c.get("where"):
-            frame = frame.query(c["where"], engine="python")
+            frame = expr.query(frame, c["where"])
             if not len(frame):
                 return ClaimResult(panel, cid, text, gate, False, "no group left after `where`")
-        ok = frame.eval(c["test"], engine="python").astype(bool).to_numpy()
+        ok = expr.evaluate_frame(c["test"], frame).astype(bool).to_numpy()
         n, k = len(ok), int(ok.sum())
         req = str(c.get("require", "all")).replace(" ", "")
         if req == "all":

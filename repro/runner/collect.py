@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from repro.runner.compose import FigureSpec
-from repro.runner.store import atomic_write, run_dir
+from repro.runner.store import atomic_write, run_dir, verify_run
 from repro.runner.sweep import RunSpec
 
 FIXED = ["paper", "fig", "panel", "series", "kind", "scale", "data", "seed", "run_key", "step", "metric", "value",
@@ -75,7 +75,8 @@ def run_rows(runs_dir, run: RunSpec, scale: str) -> pd.DataFrame:
 
 
 def collect(spec: FigureSpec, runs: list[RunSpec], runs_dir, results_dir) -> Path:
-    frames = [run_rows(runs_dir, r, spec.scale) for r in runs if (run_dir(runs_dir, r) / "DONE").exists()]
+    # only verified runs (DONE there and the files agree with it): never the remains of a cut metrics.csv
+    frames = [run_rows(runs_dir, r, spec.scale) for r in runs if verify_run(run_dir(runs_dir, r)) is None]
     frames = [f for f in frames if len(f)]
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=FIXED)
     swept = list(dict.fromkeys(k for r in runs for k in r.swept))

@@ -22,6 +22,9 @@ from repro.runner.store import run_dir
 from repro.runner.sweep import RunSpec
 
 
+DATA_ERRORS = ("DataMissing:", "DataInvalid:")   # a figure's data is missing or bad: stop that figure
+
+
 @dataclass
 class Slot:
     name: str                 # "cpu:0", "cuda0:1" ...
@@ -64,7 +67,7 @@ def make_task(run: RunSpec, runtime: dict, scale: str, slot_device: str | None, 
 class _Worker:
     def __init__(self, slot: Slot, runs_dir=None):
         env = dict(os.environ, CUDA_VISIBLE_DEVICES=slot.cuda_visible, REPRO_THREADS=str(slot.threads),
-                   PYTHONUNBUFFERED="1")
+                   PYTHONUNBUFFERED="1", REPRO_PARENT_PID=str(os.getpid()))   # the worker dies with us
         if runs_dir is not None:   # experiments that checkpoint (days-long RL runs) keep them beside the runs
             env["REPRO_RUNS"] = str(Path(runs_dir).resolve())
         self.runs_dir = runs_dir
@@ -100,11 +103,20 @@ def run_local(runs: list[RunSpec], runtime: dict, scale: str, git: dict, slots: 
     bar = tqdm(total=len(queue), desc=desc, unit="run", disable=not progress,
                file=sys.stderr, leave=False) if queue else None
 
+    stopped: dict[tuple, str] = {}   # (paper, fig) -> the data error that stopped it
+
     def feed(w: _Worker) -> None:
-        if queue:
+        while queue:
             r = queue.pop(0)
+            if (r.paper, r.fig) in stopped:   # its data is missing or bad: the figure writes nothing, run no more
+                results.append({"run_key": r.run_key, "status": "failed", "error": stopped[(r.paper, r.fig)],
+                                "slot": None, "series": r.series, "not_run": True})
+                if bar:
+                    bar.update(1)
+                continue
             w.send(make_task(r, runtime, scale, w.slot.device, git))
             sel.register(w.proc.stdout, selectors.EVENT_READ, w)
+            return
 
     try:
         for w in workers:
@@ -122,6 +134,9 @@ def run_local(runs: list[RunSpec], runtime: dict, scale: str, git: dict, slots: 
                     workers[workers.index(w)] = w = _Worker(w.slot, w.runs_dir)
                 res["slot"] = w.slot.name
                 res["series"] = by_key[res["run_key"]].series
+                if res["status"] != "done" and str(res.get("error", "")).startswith(DATA_ERRORS):
+                    run = by_key[res["run_key"]]
+                    stopped.setdefault((run.paper, run.fig), res["error"])
                 results.append(res)
                 if bar:
                     bar.update(1)

@@ -29,8 +29,10 @@ def multirun(entry: FigureEntry, overrides: list[str], panel: str | None) -> int
                 # each job's CSV and plot go beside its runs; results/ keeps the canonical configuration
                 name = ",".join(o for o in job_overrides if not o.startswith(("runs_dir=", "devices=", "slots_per")))
                 spec.runtime["results_dir"] = f"{spec.runtime['runs_dir']}/_multirun/{name.replace('/', '_') or hc.job.num}"
-            results, _ = run_figure(spec)
-            codes.append(1 if any(r["status"] != "done" for r in results) else 0)
+            results, claim_results = run_figure(spec)
+            failed = any(r["status"] != "done" for r in results) or any(c.gate and c.passed is False
+                                                                         for c in claim_results)
+            codes.append(1 if failed else 0)
         except UserError as e:
             print(f"repro: {e}", file=sys.stderr)
             codes.append(2)

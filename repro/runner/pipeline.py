@@ -13,7 +13,7 @@ from repro.runner import claims as claims_mod
 from repro.runner.collect import collect, results_path
 from repro.runner.compose import FigureSpec
 from repro.runner.figures import project_root
-from repro.runner.store import atomic_write, figure_lock, git_state, is_done, run_dir
+from repro.runner.store import atomic_write, figure_lock, git_state, run_dir, verify_run
 from repro.runner.sweep import RunSpec, expand
 
 
@@ -63,7 +63,17 @@ def run_figures(specs: list[FigureSpec], progress: bool = True) -> list[tuple[li
                 # result stands for both
                 results[i] = list({r["run_key"]: r for r in ran if r["run_key"] in keys}.values())
                 rt = specs[i].runtime
-                collected[i] = planned[i], collect(specs[i], planned[i], rt["runs_dir"], rt["results_dir"])
+                # a run that failed, or whose files do not verify, stops the figure: nothing goes to results/
+                seen = {r["run_key"] for r in results[i]}
+                for r in planned[i]:
+                    why = verify_run(run_dir(rt["runs_dir"], r))
+                    if why is not None and r.run_key not in seen:
+                        seen.add(r.run_key)
+                        results[i].append({"run_key": r.run_key, "status": "failed", "series": r.series,
+                                           "error": f"not verified: {why}"})
+                ok = all(r["status"] == "done" for r in results[i])
+                collected[i] = planned[i], (collect(specs[i], planned[i], rt["runs_dir"], rt["results_dir"])
+                                            if ok else None)
     return [_finish(spec, *collected[i], results[i]) for i, spec in enumerate(specs)]
 
 
@@ -73,7 +83,15 @@ def _run_pending(specs: list[FigureSpec], planned: list[list[RunSpec]], progress
     from repro.runner import dispatch
 
     rt, scale = specs[0].runtime, specs[0].scale
-    pending = [r for runs in planned for r in runs if rt.get("force") or not is_done(rt["runs_dir"], r)]
+    pending = []
+    for runs in planned:
+        for r in runs:
+            why = verify_run(run_dir(rt["runs_dir"], r))
+            if why is not None and (run_dir(rt["runs_dir"], r) / "DONE").exists():   # DONE, but not intact
+                print(f"  rerun {r.paper} fig{r.fig} run {r.run_key} ({r.series}): {why}  [{run_dir(rt['runs_dir'], r)}]",
+                      file=sys.stderr)
+            if rt.get("force") or why is not None:
+                pending.append(r)
     # the same run may appear in two series (same params): run it once per figure
     unique = list({(r.paper, r.fig, r.run_key): r for r in pending}.values())
     if not unique:
@@ -89,8 +107,9 @@ def _run_pending(specs: list[FigureSpec], planned: list[list[RunSpec]], progress
     return dispatch.run_local(unique, rt, scale, git, slots, progress=progress)
 
 
-def _finish(spec: FigureSpec, runs: list[RunSpec], out: Path, results: list[dict]):
-    """Report a figure's failed runs (one line per distinct error), plot it and check its claims."""
+def _finish(spec: FigureSpec, runs: list[RunSpec], out: Path | None, results: list[dict]):
+    """Report a figure's failed runs (one line per distinct error), plot it and check its claims. A figure with a
+    failed run (out is None) wrote nothing to results/, and is neither drawn nor checked."""
     rt = spec.runtime
     failed = [r for r in results if r["status"] != "done"]
     by_error: dict[str, list[dict]] = {}
@@ -101,6 +120,10 @@ def _finish(spec: FigureSpec, runs: list[RunSpec], out: Path, results: list[dict
         more = f" and {len(rs) - 1} more run(s)" if len(rs) > 1 else ""
         print(f"  FAILED run {rs[0]['run_key']} ({rs[0].get('series')}){more}: {error}  [see {where}/FAILED]",
               file=sys.stderr)
+    if out is None:
+        print(f"{spec.paper} fig{spec.fig} [{spec.scale}]: {len(runs)} runs, {len(failed)} failed -> nothing written "
+              f"to results/ (finished runs are kept; rerun to retry the rest)")
+        return results, []
     print(f"{spec.paper} fig{spec.fig} [{spec.scale}]: {len(runs)} runs, {len(results)} ran, {len(failed)} failed "
           f"-> {out}")
     if rt.get("plot", True):

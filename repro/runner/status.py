@@ -15,16 +15,17 @@ from repro.runner.compose import resolve_panels, spec_hash
 from repro.runner.figures import FigureEntry, index, paper_names, project_root
 
 
-def figure_status(entry: FigureEntry, scale: str, results_dir: Path | None = None) -> str:
+def figure_status(entry: FigureEntry, scale: str, results_dir: Path | None = None, exists=Path.exists) -> str:
+    """`exists` decides which files count (`repro report` counts only the files git holds)."""
     panels = resolve_panels(entry.meta, scale)
     if all(p.get("skip") for p in panels.values()):
         return "skip"
     results_dir = results_dir or project_root() / "results"
     path = results_path(results_dir, entry.paper, entry.fig, scale)
-    if not path.exists():
+    if not exists(path):
         return "missing"
     claims_csv = path.with_name(path.stem + "_claims.csv")
-    if not claims_csv.exists():
+    if not exists(claims_csv):
         return "stale"
     rows = list(csv.DictReader(open(claims_csv)))
     if not rows or any(r["spec_hash"] != spec_hash(panels) for r in rows) or \

@@ -50,9 +50,12 @@ def run_key(experiment: str, version: int, kind: str, params: dict, seed) -> str
 def _cost(expr: str | None, params: dict) -> float:
     if not expr:
         return 1.0
+    from repro import expr as expr_mod
+
+    expr_mod.parse(expr)   # outside the grammar: a config error (compose checks it first, with the figure's name)
     try:
-        return float(eval(expr, {"__builtins__": {}}, dict(params)))  # config-authored expression, e.g. "T * runs"
-    except Exception:
+        return float(expr_mod.evaluate(expr, dict(params)))   # e.g. "T * runs", over the run's params
+    except Exception:   # a name this run does not have (e.g. "100 / d" for the runs without d): weight 1
         return 1.0
 
 

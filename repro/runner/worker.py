@@ -7,11 +7,14 @@ submitit launcher calls on a cluster node.
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import math
 import os
 import platform
+import signal
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -43,7 +46,7 @@ def run_one(task: dict) -> dict:
 
     from repro.experiments import registry
     from repro.runner.context import RunContext
-    from repro.runner.store import MetricsWriter, atomic_write, write_json
+    from repro.runner.store import MetricsWriter, atomic_write, done_text, write_json
 
     run = task["run"]
     rdir = Path(task["run_dir"])
@@ -78,7 +81,7 @@ def run_one(task: dict) -> dict:
         writer.close()
         wall = time.time() - t0
         write_json(rdir / "provenance.json", _provenance(task, ctx, wall))
-        atomic_write(rdir / "DONE", f"{n_rows} rows in {wall:.3f} s\n")
+        atomic_write(rdir / "DONE", done_text(rdir / "metrics.csv", wall))   # what verifies the run
         return {"run_key": run["run_key"], "status": "done", "rows": n_rows, "wall": wall}
     except Exception as e:  # fail-soft: the sweep goes on, the status table reports it
         writer.close()
@@ -87,7 +90,35 @@ def run_one(task: dict) -> dict:
                 "wall": time.time() - t0}
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int | None = None, poll_s: float = 0.5) -> None:
+    """End this worker when the process that started it dies, even by kill -9 (which runs no cleanup there):
+    on Linux the kernel sends SIGKILL on the parent's death (prctl PR_SET_PDEATHSIG); elsewhere, and as a
+    fallback, a watchdog thread notices that the parent pid changed (the worker was re-parented)."""
+    parent_pid = parent_pid or os.getppid()
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:   # the parent died before prctl took effect
+        os._exit(1)
+
+    def watch():
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="repro-parent-watchdog", daemon=True).start()
+
+
 def main() -> None:
+    parent = os.environ.get("REPRO_PARENT_PID")
+    die_with_parent(int(parent) if parent else None)
     protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())   # stray prints go to stderr
     sys.stdout = sys.stderr

@@ -21,3 +21,10 @@ def test_missing_file_says_what_to_put_where(tmp_path):
     msg = str(e.value)
     assert "\n" not in msg and str(tmp_path / "mnist" / "train-images-idx3-ubyte.gz") in msg
     assert not (tmp_path / "mnist" / "train-images-idx3-ubyte.gz").exists()
+
+
+def test_the_hint_names_the_setting_and_the_variable_not_a_path(tmp_path):
+    with pytest.raises(DataMissing) as e:
+        require(tmp_path, "snake/market.txt")
+    msg = str(e.value)
+    assert "data_dir=... or the REPRO_DATA variable" in msg and "data_dir=/REPRO_DATA" not in msg

@@ -40,3 +40,45 @@ def test_synthetic_mixture_is_fixed_by_the_generator_and_balanced():
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
     assert a[0].shape == (200, 784) and torch.bincount(a[1], minlength=10).tolist() == [20] * 10
     assert not torch.equal(a[0], synthetic_mnist(200, torch.Generator().manual_seed(4))[0])
+
+
+# issue 15, item 6: bad idx files stop with one line naming the file and what is wrong
+def _bad_mnist_cases():
+    import numpy as np
+
+    def random_bytes(raw):
+        (raw / "train-images-idx3-ubyte").write_bytes(np.random.default_rng(0).bytes(5000))
+
+    def cut(raw):
+        p = raw / "train-images-idx3-ubyte"
+        p.write_bytes(p.read_bytes()[:-100])
+
+    def gz(raw):
+        import gzip
+        p = raw / "train-labels-idx1-ubyte"
+        p.write_bytes(gzip.compress(p.read_bytes()))
+
+    def count(raw):
+        p = raw / "train-labels-idx1-ubyte"
+        data = p.read_bytes()
+        p.write_bytes(data[:4] + struct.pack(">I", 49) + data[8:-1])
+
+    def label(raw):
+        p = raw / "train-labels-idx1-ubyte"
+        p.write_bytes(p.read_bytes()[:-1] + bytes([200]))
+
+    return [(random_bytes, "train-images-idx3-ubyte: not an idx file"), (cut, "the file is cut or padded"),
+            (gz, "train-labels-idx1-ubyte: not an idx file"), (count, "49 labels for the 50 images"),
+            (label, "label 200 out of range 0..9")]
+
+
+@pytest.mark.parametrize("damage,expect", _bad_mnist_cases(), ids=["random", "cut", "gzipped", "count", "label"])
+def test_bad_idx_file_is_one_line_naming_it(tmp_path, damage, expect):
+    from repro.data.download import DataInvalid
+
+    raw = fixtures.write_mnist(tmp_path, n_train=50, n_test=20, seed=1)
+    damage(raw)
+    with pytest.raises(DataInvalid) as e:
+        load_mnist(tmp_path, train=True)
+    msg = str(e.value)
+    assert "\n" not in msg and expect in msg and str(raw) in msg, msg

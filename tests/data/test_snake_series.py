@@ -94,18 +94,18 @@ def test_market_txt_format(tmp_path):
 
 def test_total_return_csv_format(tmp_path):
     rows = [f'"{d:%Y%m%d}","{r:.4f}","{lv:.2f}"' for d, r, lv in
-            zip(pd.bdate_range("1995-01-03", periods=50), np.linspace(-1, 1, 50), np.linspace(13.45, 15.0, 50))]
+            zip(pd.bdate_range("1995-01-03", periods=6400), np.linspace(-1, 1, 6400), np.linspace(13.45, 15.0, 6400))]
     text = '"Wilshire 5000 Total Market Index"\n"Index Dates","Period Return","Index Values"\n' + "\n".join(rows) \
         + '\n\n"Copyright footer"\n'
     put(tmp_path, "IndexHistory_19950101.csv", text, newline="\n")
     v, n_na = S.load_market(tmp_path, source="real", variant="total_return_csv")
-    assert len(v) == 50 and np.isclose(v[0], 13.45) and np.isclose(v[-1], 15.0) and n_na == 0
+    assert len(v) == 6400 and np.isclose(v[0], 13.45) and np.isclose(v[-1], 15.0) and n_na == 0
 
 
 def test_eurusd_and_body_csv(tmp_path):
-    put(tmp_path, "eurusd.csv", "year,rate\n2010.01,1.43\n2010.03,1.41\n")
+    put(tmp_path, "eurusd.csv", "year,rate\n" + "".join(f"{2010 + k / 52:.4f},{1.43 - k / 1e4:.4f}\n" for k in range(60)))
     df = S.load_eurusd(tmp_path, source="real")
-    assert df.shape == (2, 2) and df["rate"].iloc[1] == 1.41
+    assert df.shape == (60, 2) and df["rate"].iloc[1] == 1.4299
     put(tmp_path, "body_temperature.csv", "hour,celsius\n0,35.95\n9,36.50\n")
     assert S.load_body_temperature(tmp_path, source="real")["celsius"].tolist() == [35.95, 36.5]
     emb = S.load_body_temperature(source="embedded")
@@ -132,3 +132,23 @@ def test_standins_go_through_the_same_parsers_with_matching_statistics():
     assert len(e) == 366 and 1.05 < e["rate"].iloc[262:].mean() < 1.16
     b = S.load_body_temperature(None, source="synthetic")
     assert b["hour"].tolist() == S.BODY_HOURS and abs(b["celsius"].mean() - 36.6) < 0.2
+
+
+# issue 15, item 6: each loader validates what it reads; one line naming the file and what is wrong
+@pytest.mark.parametrize("name,text,loader,kw,expect", [
+    ("market.txt", "garbage\r\nmore garbage\r\n\x00\x01", S.load_market, {}, "0 values parse as prices"),
+    ("market.txt", "\r\n".join(["100.5"] * 6000), S.load_market, {}, "6000 values parse as prices"),
+    ("eurusd.csv", "year,rate\n2010.0,1.3\n2010.1,1.31\n2010.2,1.32\n", S.load_eurusd, {}, "3 rows; need at least 53"),
+    ("eurusd.csv", "year,rate\n2010.0,1.3\n", S.load_eurusd, {"min_rows": 263}, "need at least 263"),
+    ("eurusd.csv", "\x89PNG\x00garbage", S.load_eurusd, {}, "not year,rate rows"),
+    ("day_temp_atmospheric.csv", "DaySince2009,TempWeek\n0,25.0\n", S.load_temperature, {}, "1 days; need at least"),
+    ("IndexHistory_19950101.csv", "nonsense\n", S.load_market, {"variant": "total_return_csv"}, "not the index history"),
+])
+def test_bad_series_file_is_one_line_naming_it(tmp_path, name, text, loader, kw, expect):
+    from repro.data.download import DataInvalid
+
+    path = put(tmp_path, name, text)
+    with pytest.raises(DataInvalid) as e:
+        loader(tmp_path, source="real", **kw)
+    msg = str(e.value)
+    assert "\n" not in msg and str(path) in msg and expect in msg, msg

@@ -23,7 +23,11 @@ def test_list_status_check_report_plot(toy_root, capsys):
     assert main(["plot", "scale=full"]) == 0           # no full CSV yet: nothing to draw, no crash
     assert main(["report"]) == 0
     report = (toy_root / "results/README.md").read_text()
-    assert "fig 1: Toy noisy quadratic" in report and "| quad/matches_theory" in report and "pass" in report
+    assert "fig 1: Toy noisy quadratic" in report and "| quad/matches_theory" not in report   # tiny: never shown
+    assert main(["run", "paper=toy", "fig=1", "scale=full"]) == 0
+    assert main(["report"]) == 0
+    report = (toy_root / "results/README.md").read_text()
+    assert "| quad/matches_theory" in report and "pass" in report and "fig1_tiny" not in report
     # a config change makes the figure stale; a claim that fails makes it failed and check exits 1
     cfg = toy_root / "conf/toy/fig1.yaml"
     cfg.write_text(cfg.read_text().replace("T: 50,", "T: 51,"))

@@ -9,6 +9,9 @@ from repro.experiments.registry import experiment
 
 @experiment("toy.noisy_quadratic")
 def noisy_quadratic(p, ctx):
+    if p.get("bad_data"):
+        from repro.data.download import DataInvalid
+        raise DataInvalid(f"{ctx.data_dir}/toy.idx: not an idx file (magic number 0x00000000, expected 0x00000803)")
     g = ctx.generator("noise")
     w = torch.zeros(p["chains"], dtype=torch.float64)
     for t in range(1, p["T"] + 1):
