@@ -67,7 +67,7 @@ def expand(spec: FigureSpec, version_of=lambda name: 1) -> list[RunSpec]:
         series_map = panel.get("series") or {"experiment": {}}
         for series, s in series_map.items():
             s = s or {}
-            kind = s.get("kind", "experiment")
+            kind = s.get("kind", panel.get("kind", "experiment"))   # a series may override its panel's kind
             if kind not in KINDS:
                 raise ValueError(f"{spec.paper} fig{spec.fig} panel {alias} series {series}: kind {kind!r} not in {KINDS}")
             experiment = s.get("experiment", panel.get("experiment"))

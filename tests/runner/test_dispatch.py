@@ -129,3 +129,18 @@ def test_figures_with_the_same_settings_share_one_pool(toy_root, monkeypatch):
     # a second run finds everything done and starts no worker
     calls.clear()
     assert all(results == [] for results, _ in pipeline.run_figures(specs, progress=False)) and not calls
+
+
+def test_a_panel_level_kind_reaches_every_series_that_does_not_override_it():
+    """`kind: theory` on a panel makes its series theory runs (no seed), unless a series says otherwise."""
+    from repro.runner.compose import FigureSpec
+    from repro.runner.sweep import expand
+
+    panel = {"experiment": "toy.x", "kind": "theory", "params": {"a": 1}, "seeds": 3,
+             "series": {"curve": {}, "sim": {"kind": "experiment"}}}
+    spec = FigureSpec(paper="p", fig="1", title="", scale="tiny", panels={"main": panel}, runtime={}, spec_hash="")
+    runs = expand(spec)
+    curve = [r for r in runs if r.series == "curve"]
+    sim = [r for r in runs if r.series == "sim"]
+    assert [(r.kind, r.seed) for r in curve] == [("theory", None)]
+    assert [(r.kind, r.seed) for r in sim] == [("experiment", 0), ("experiment", 1), ("experiment", 2)]
