@@ -56,7 +56,7 @@ def run_one(task: dict) -> dict:
         device = "cpu"   # pinned (see repro/experiments/registry.py): same numbers on every machine
     ctx = RunContext(seed=run["seed"], device=device, precision=task.get("precision", "fp32"),
                      scale=task["scale"], data_dir=task.get("data_dir", "data"),
-                     show_progress=task.get("progress"))
+                     show_progress=task.get("progress"), checkpoint_dir=task.get("checkpoint_dir"))
     writer = MetricsWriter(rdir / "metrics.csv")
     t0 = time.time()
     n_rows = 0

@@ -1,0 +1,26 @@
+"""The training layer: what every network experiment needs to train a model, written once.
+
+Below repro/experiments/ (the science: models, losses, what a figure logs) and above repro/nn/, repro/optim/ and
+repro/data/. An experiment builds its data, model and optimizer, then hands a loss function to `fit`:
+
+    batches.py     shuffled_batches(n, batch_size, generator, device): one epoch's index batches in a random order
+    loop.py        fit(optimizer, loss_fn, batches, ...): the one training loop, with hooks for what figures log
+                   (per step, per epoch), a learning-rate schedule, gradient clipping / norm, divergence, the run's
+                   precision (autocast, GradScaler for fp16); train_step(...) is one step of it; RunningMean
+    evaluate.py    evaluate_classifier(model, x, y): mean cross-entropy and accuracy in batches
+    augment.py     random_crop_flip(x, generator): the CIFAR crop (zero padding) + horizontal flip of a batch
+    checkpoint.py  checkpoint_path(ctx, name, identity), save_checkpoint / load_checkpoint: resume through the
+                   context's checkpoint_dir
+    stacked.py     K models trained as one (torch.func): per-model hyperparameters, exact per model
+
+Random streams come from the context (`ctx.generator(name)` on ctx.device, `ctx.cpu_generator(name)` on the CPU),
+so a figure's series keep drawing the same data order, initialisation and augmentation.
+"""
+from repro.train.augment import random_crop_flip
+from repro.train.batches import shuffled_batches
+from repro.train.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+from repro.train.evaluate import evaluate_classifier
+from repro.train.loop import FitState, RunningMean, fit, train_step
+
+__all__ = ["FitState", "RunningMean", "checkpoint_path", "evaluate_classifier", "fit", "load_checkpoint",
+           "random_crop_flip", "save_checkpoint", "shuffled_batches", "train_step"]

@@ -1,0 +1,16 @@
+"""Minibatches of one epoch: a random permutation of the training indices cut into batches."""
+from __future__ import annotations
+
+import torch
+
+
+def shuffled_batches(n: int, batch_size: int, generator: torch.Generator, device=None, *,
+                     drop_last: bool = False) -> list[torch.Tensor]:
+    """Index batches of one epoch in a random order drawn from `generator` (one randperm on the generator's own
+    device, so a CPU generator gives the same order on any machine), moved to `device`. The last batch may be
+    smaller, as a DataLoader's, unless drop_last."""
+    order = torch.randperm(n, generator=generator, device=generator.device)
+    if device is not None:
+        order = order.to(device)
+    end = n - batch_size + 1 if drop_last else n
+    return [order[i:i + batch_size] for i in range(0, end, batch_size)]
