@@ -11,7 +11,9 @@ repro/data/. An experiment builds its data, model and optimizer, then hands a lo
     augment.py     random_crop_flip(x, generator): the CIFAR crop (zero padding) + horizontal flip of a batch
     checkpoint.py  checkpoint_path(ctx, name, identity), save_checkpoint / load_checkpoint: resume through the
                    context's checkpoint_dir
-    stacked.py     K models trained as one (torch.func): per-model hyperparameters, exact per model
+    stacked.py     StackedModels (K models as one, torch.func), StackedSGD / StackedAdam (per-model
+                   hyperparameters as tensors, each model's step as torch.optim's), stacked_cross_entropy
+    losses.py      mean_squared_error
 
 Random streams come from the context (`ctx.generator(name)` on ctx.device, `ctx.cpu_generator(name)` on the CPU),
 so a figure's series keep drawing the same data order, initialisation and augmentation.

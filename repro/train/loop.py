@@ -52,7 +52,8 @@ def _params(optimizer) -> list[torch.Tensor]:
 
 def train_step(optimizer, loss_fn: Callable, batch=None, *, ctx=None, scaler=None, clip_norm: float | None = None):
     """One optimizer step on loss_fn(batch); returns (loss, grad_norm) (detached; grad_norm None without
-    clip_norm). loss_fn may instead yield several losses (gradient accumulation over micro-batches): each is
+    clip_norm). A loss with one entry per stacked model (repro/train/stacked.py) is summed for the backward pass.
+    loss_fn may instead yield several losses (gradient accumulation over micro-batches): each is
     backpropagated as it comes, so its graph is freed before the next forward, and the loss is their sum.
     clip_norm: clip the total gradient norm to it (math.inf: measure only)."""
     optimizer.zero_grad(set_to_none=True)
@@ -61,7 +62,7 @@ def train_step(optimizer, loss_fn: Callable, batch=None, *, ctx=None, scaler=Non
     with autocast():   # the forward passes only: backward runs in the dtypes the forward chose
         out = loss_fn(batch)
     if isinstance(out, torch.Tensor):
-        scale(out).backward()
+        scale(out.sum() if out.dim() else out).backward()   # one loss per stacked model: each its own gradient
         loss = out.detach()
     else:
         parts, loss = iter(out), None
@@ -123,7 +124,7 @@ def fit(optimizer, loss_fn: Callable, batches: Callable | None = None, *, epochs
             if on_step is not None:
                 yield from _rows(on_step(state, batch))
             if check_finite_every:
-                bad = ~torch.isfinite(state.loss)
+                bad = ~torch.isfinite(state.loss).all()
                 nonfinite = bad if nonfinite is None else nonfinite | bad
                 if state.step % check_finite_every == 0 and nonfinite.item():
                     state.diverged = state.stop = True

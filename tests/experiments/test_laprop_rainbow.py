@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 pytest.importorskip("ale_py")
+from repro.data.reference import reference_root  # noqa: E402
 from repro.experiments.laprop import rainbow as lr  # noqa: E402
 from repro.rl.rainbow import Interrupted  # noqa: E402
 from repro.runner.context import RunContext  # noqa: E402
@@ -74,12 +75,12 @@ def test_reference_loader_honours_the_override(monkeypatch, tmp_path):
     pd.DataFrame({"game": ["Breakout"], "optimizer": ["adam"], "agent_steps": [200000], "eval_score_mean": [1.5],
                   "eval_score_std": [0.5]}).to_csv(tmp_path / "laprop" / "rainbow_breakout_eval.csv", index=False)
     monkeypatch.setenv("REPRO_REFERENCE", str(tmp_path))
-    assert lr.reference_path() == tmp_path / "laprop" / "rainbow_breakout_eval.csv"
+    assert reference_root() / "laprop" / "rainbow_breakout_eval.csv" == tmp_path / "laprop" / "rainbow_breakout_eval.csv"
     rows = list(lr.reference_rainbow({}, RunContext(seed=None)))
     assert [(r["metric"], r["value"], r["step"]) for r in rows] == [("eval_score_mean", 1.5, 200000),
                                                                     ("eval_score_std", 0.5, 200000)]
     monkeypatch.delenv("REPRO_REFERENCE")
-    assert lr.reference_path().exists()
+    assert (reference_root() / "laprop" / "rainbow_breakout_eval.csv").exists()
 
 
 def test_sem_rows_are_the_standard_error_of_the_games():
