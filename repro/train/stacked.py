@@ -63,55 +63,53 @@ def _per_model(value, k: int, like: torch.Tensor) -> torch.Tensor:
     return t.view(k, *([1] * (like.dim() - 1)))
 
 
-class StackedSGD(torch.optim.Optimizer):
+class _StackedOptimizer(torch.optim.Optimizer):
+    """Element-wise updates of parameters stacked along their first axis (K models), one hyperparameter value per
+    model; subclasses give update(p, grad, state, hyper) with each hyperparameter shaped (K, 1, ...)."""
+
+    HYPER: tuple[str, ...] = ()
+
+    @torch.no_grad()
+    def step(self):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                hyper = {h: _per_model(group[h], p.shape[0], p) for h in self.HYPER}
+                self.update(p, p.grad + hyper["weight_decay"] * p, self.state[p], hyper)   # L2 in the gradient
+
+
+class StackedSGD(_StackedOptimizer):
     """torch.optim.SGD (momentum, dampening 0, weight decay in the gradient, no Nesterov) with per-model lr,
     momentum and weight_decay: numbers or tensors of K values, for parameters stacked along their first axis."""
+
+    HYPER = ("lr", "momentum", "weight_decay")
 
     def __init__(self, params, lr, momentum=0.0, weight_decay=0.0):
         super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay))
 
-    @torch.no_grad()
-    def step(self):
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                k = p.shape[0]
-                lr, mom, wd = (_per_model(group[h], k, p) for h in ("lr", "momentum", "weight_decay"))
-                d_p = p.grad + wd * p
-                state = self.state[p]
-                if "momentum_buffer" in state:   # torch's first step takes the gradient itself as the buffer
-                    d_p = state["momentum_buffer"].mul_(mom).add_(d_p)
-                state["momentum_buffer"] = d_p.clone()
-                p.sub_(lr * d_p)
+    def update(self, p, d_p, state, h):
+        if "momentum_buffer" in state:   # torch's first step takes the gradient itself as the buffer
+            d_p = state["momentum_buffer"].mul_(h["momentum"]).add_(d_p)
+        state["momentum_buffer"] = d_p.clone()
+        p.sub_(h["lr"] * d_p)
 
 
-class StackedAdam(torch.optim.Optimizer):
-    """torch.optim.Adam (L2 weight decay in the gradient, no amsgrad) with per-model lr, betas (beta1, beta2) and
-    eps: numbers or tensors of K values, for parameters stacked along their first axis."""
+class StackedAdam(_StackedOptimizer):
+    """torch.optim.Adam (L2 weight decay in the gradient, no amsgrad) with per-model lr, beta1, beta2 and eps:
+    numbers or tensors of K values, for parameters stacked along their first axis."""
+
+    HYPER = ("lr", "beta1", "beta2", "eps", "weight_decay")
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+        super().__init__(params, dict(lr=lr, beta1=betas[0], beta2=betas[1], eps=eps, weight_decay=weight_decay))
 
-    @torch.no_grad()
-    def step(self):
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                k = p.shape[0]
-                lr, b1, b2, eps, wd = (_per_model(v, k, p) for v in (group["lr"], *group["betas"], group["eps"],
-                                                                       group["weight_decay"]))
-                grad = p.grad + wd * p
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["exp_avg"] = torch.zeros_like(p)
-                    state["exp_avg_sq"] = torch.zeros_like(p)
-                state["step"] += 1
-                m, v, t = state["exp_avg"], state["exp_avg_sq"], state["step"]
-                m.lerp_(grad, 1 - b1)
-                v.mul_(b2).add_((1 - b2) * grad * grad)
-                step_size = lr / (1 - b1 ** t)
-                denom = (v.sqrt() / (1 - b2 ** t).sqrt()).add_(eps)
-                p.sub_(step_size * m / denom)
+    def update(self, p, grad, state, h):
+        if not state:
+            state.update(step=0, exp_avg=torch.zeros_like(p), exp_avg_sq=torch.zeros_like(p))
+        state["step"] += 1
+        m, v, t, b1, b2 = state["exp_avg"], state["exp_avg_sq"], state["step"], h["beta1"], h["beta2"]
+        m.lerp_(grad, 1 - b1)
+        v.mul_(b2).add_((1 - b2) * grad * grad)
+        denom = (v.sqrt() / (1 - b2 ** t).sqrt()).add_(h["eps"])
+        p.sub_(h["lr"] / (1 - b1 ** t) * m / denom)

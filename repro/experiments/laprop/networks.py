@@ -29,6 +29,11 @@ def _optimizer(p, params):
     return make_optimizer(name, params, **kw)
 
 
+def _train_test(load, ctx):
+    """(x, y, x_test, y_test) of a real data set from its loader(data_dir, train=..., device=...)."""
+    return (*load(ctx.data_dir, train=True, device=ctx.device), *load(ctx.data_dir, train=False, device=ctx.device))
+
+
 def _minibatch_rows(model, opt, n: int, batch, p, ctx, cols: dict, on_epoch_end=None):
     """The minibatch cross-entropy training of fig=4 and fig=8: `batch(idx)` gives (model inputs, labels); batches
     in a random order per epoch from the `data` stream. Yields `train_loss` rows (mean minibatch loss over the last
@@ -65,8 +70,7 @@ def deep_fc(p, ctx):
 
     device = ctx.device
     if p["dataset"] == "mnist":
-        x, y = load_mnist(ctx.data_dir, train=True, device=device)
-        x_test, y_test = load_mnist(ctx.data_dir, train=False, device=device)
+        x, y, x_test, y_test = _train_test(load_mnist, ctx)
         data = "real"
     elif p["dataset"] == "synthetic":
         x, y = synthetic_mnist(p["n_train"], ctx.cpu_generator("data_set"))
@@ -100,8 +104,7 @@ def cifar10(p, ctx):
 
     device = ctx.device
     if p["dataset"] == "cifar10":
-        x, y = load_cifar10(ctx.data_dir, train=True, device=device)
-        x_test, y_test = load_cifar10(ctx.data_dir, train=False, device=device)
+        x, y, x_test, y_test = _train_test(load_cifar10, ctx)
         data = "real"
     elif p["dataset"] == "synthetic":
         gen = ctx.cpu_generator("data_set")
