@@ -3,7 +3,8 @@
 Below repro/experiments/ (the science: models, losses, what a figure logs) and above repro/nn/, repro/optim/ and
 repro/data/. An experiment builds its data, model and optimizer, then hands a loss function to `fit`:
 
-    batches.py     shuffled_batches(n, batch_size, generator, device): one epoch's index batches in a random order
+    batches.py     shuffled_batches(n, batch_size, generator, device): one epoch's index batches in a random order;
+                   endless_batches(...): epoch after epoch, for runs counted in updates
     loop.py        fit(optimizer, loss_fn, batches, ...): the one training loop, with hooks for what figures log
                    (per step, per epoch), a learning-rate schedule, gradient clipping / norm, divergence, the run's
                    precision (autocast, GradScaler for fp16); train_step(...) is one step of it; RunningMean
@@ -19,10 +20,10 @@ Random streams come from the context (`ctx.generator(name)` on ctx.device, `ctx.
 so a figure's series keep drawing the same data order, initialisation and augmentation.
 """
 from repro.train.augment import random_crop_flip
-from repro.train.batches import shuffled_batches
+from repro.train.batches import endless_batches, shuffled_batches
 from repro.train.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from repro.train.evaluate import evaluate_classifier
 from repro.train.loop import FitState, RunningMean, fit, train_step
 
-__all__ = ["FitState", "RunningMean", "checkpoint_path", "evaluate_classifier", "fit", "load_checkpoint",
+__all__ = ["FitState", "RunningMean", "checkpoint_path", "endless_batches", "evaluate_classifier", "fit", "load_checkpoint",
            "random_crop_flip", "save_checkpoint", "shuffled_batches", "train_step"]

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from repro.runner.context import RunContext
-from repro.train import (RunningMean, checkpoint_path, evaluate_classifier, fit, load_checkpoint, random_crop_flip,
-                         save_checkpoint, shuffled_batches, train_step)
+from repro.train import (RunningMean, checkpoint_path, endless_batches, evaluate_classifier, fit, load_checkpoint,
+                         random_crop_flip, save_checkpoint, shuffled_batches, train_step)
 from repro.train.loop import steps_for
 
 
@@ -164,3 +164,15 @@ def test_checkpoints_live_in_the_contexts_directory_named_by_identity(tmp_path):
     assert load_checkpoint(path) is None
     save_checkpoint(path, {"step": 3, "w": torch.ones(2)})
     assert load_checkpoint(path)["step"] == 3 and not list(tmp_path.glob("*.tmp"))
+
+
+def test_endless_batches_redraw_the_order_when_fewer_than_a_batch_remain():
+    g, g_ref = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    it = endless_batches(23, 5, g, drop_last=True)
+    order, expected = [], []
+    for _ in range(12):   # the hand-written form of the RoBERTa loop: refill, take the first five
+        if len(order) < 5:
+            order = torch.randperm(23, generator=g_ref).tolist()
+        expected.append(order[:5])
+        order = order[5:]
+    assert [next(it).tolist() for _ in range(12)] == expected

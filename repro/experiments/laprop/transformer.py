@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from repro.experiments.registry import experiment
 from repro.optim import make_optimizer
 from repro.optim.fused import fused_pays_on
-from repro.train import fit
+from repro.train import endless_batches, fit
 
 LN2 = math.log(2.0)
 
@@ -161,20 +161,17 @@ def roberta(p, ctx):
     model = MaskedLM(vocab_size, cfg, pad=PAD).to(device)
     model.train()
     opt = _optimizer(p, model.parameters())
-    order_gen, mask_gen = ctx.cpu_generator("data"), ctx.cpu_generator("mask")
+    mask_gen = ctx.cpu_generator("mask")
+    # batch_size blocks at a time, a new random order when fewer remain (the rest of an epoch is skipped)
+    block_batches = endless_batches(len(blocks), p["batch_size"], ctx.cpu_generator("data"), drop_last=True)
     torch.manual_seed(ctx.seed_for("dropout"))
-    order: list = []
 
     def loss_fn(update):
         """The masked-token loss of each of the update's micro-batches (gradient accumulation): the orders and masks
         of all of them are drawn first, to know the update's masked-token count."""
-        nonlocal order
         micro = []
         for _ in range(p["update_freq"]):
-            if len(order) < p["batch_size"]:
-                order = torch.randperm(len(blocks), generator=order_gen).tolist()
-            idx, order = order[: p["batch_size"]], order[p["batch_size"]:]
-            tokens = blocks[idx].long()
+            tokens = blocks[next(block_batches)].long()
             micro.append((*mask_tokens(tokens, vocab_size, mask_id, mask_gen), tokens))
         n_masked = sum(int(m.sum()) for _, m, _ in micro)
         for inputs, target, tokens in micro:
