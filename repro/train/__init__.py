@@ -7,7 +7,8 @@ repro/data/. An experiment builds its data, model and optimizer, then hands a lo
                    endless_batches(...): epoch after epoch, for runs counted in updates
     loop.py        fit(optimizer, loss_fn, batches, ...): the one training loop, with hooks for what figures log
                    (per step, per epoch), a learning-rate schedule, gradient clipping / norm, divergence, the run's
-                   precision (autocast, GradScaler for fp16); train_step(...) is one step of it; RunningMean
+                   precision (autocast, GradScaler for fp16); train_step(...) is one step of it; RunningMean;
+                   steps_for(...): epochs and steps of a run given in epochs or steps
     evaluate.py    evaluate_classifier(model, x, y): mean cross-entropy and accuracy in batches
     augment.py     random_crop_flip(x, generator): the CIFAR crop (zero padding) + horizontal flip of a batch
     checkpoint.py  checkpoint_path(ctx, name, identity), save_checkpoint / load_checkpoint: resume through the
@@ -23,7 +24,7 @@ from repro.train.augment import random_crop_flip
 from repro.train.batches import endless_batches, shuffled_batches
 from repro.train.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from repro.train.evaluate import evaluate_classifier
-from repro.train.loop import FitState, RunningMean, fit, train_step
+from repro.train.loop import FitState, RunningMean, fit, steps_for, train_step
 
-__all__ = ["FitState", "RunningMean", "checkpoint_path", "endless_batches", "evaluate_classifier", "fit", "load_checkpoint",
-           "random_crop_flip", "save_checkpoint", "shuffled_batches", "train_step"]
+__all__ = ["FitState", "RunningMean", "checkpoint_path", "endless_batches", "evaluate_classifier", "fit",
+           "load_checkpoint", "random_crop_flip", "save_checkpoint", "shuffled_batches", "steps_for", "train_step"]

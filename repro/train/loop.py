@@ -94,7 +94,7 @@ def fit(optimizer, loss_fn: Callable, batches: Callable | None = None, *, epochs
         max_steps: int | None = None, ctx=None, clip_norm: float | None = None,
         lr_at: Callable[[int], float] | None = None, check_finite_every: int = 0,
         on_epoch_start: Callable | None = None, on_step: Callable | None = None,
-        on_epoch_end: Callable | None = None, state: FitState | None = None):
+        on_epoch_end: Callable | None = None, state: FitState | None = None, desc: str | None = None):
     """Train for `epochs` epochs (at most `max_steps` steps) and yield the rows the hooks return; its value (as in
 `state = yield from fit(...)`) is the final FitState (step count, diverged).
 
@@ -103,11 +103,15 @@ def fit(optimizer, loss_fn: Callable, batches: Callable | None = None, *, epochs
     backward pass (fp16). lr_at(step) sets every group's lr before step number `step` (1-based). Hooks:
     on_epoch_start(state) (e.g. an lr drop), on_step(state, batch) after each step, on_epoch_end(state) after the
     epoch's last step (or the step that reached max_steps); each returns rows or None. A hook's state.stop ends
-    the run after that hook (no epoch end after a stop in on_step)."""
+    the run after that hook (no epoch end after a stop in on_step). desc: a progress bar over the epochs
+    (ctx.progress, shown on a terminal) with that label."""
     state = state or FitState()
     scaler = ctx.grad_scaler() if ctx is not None else None
     nonfinite = None   # on the device: has any loss since the start been non-finite?
-    for epoch in range(state.epoch + 1, epochs + 1):
+    epoch_range = range(state.epoch + 1, epochs + 1)
+    if desc is not None and ctx is not None:
+        epoch_range = ctx.progress(epoch_range, total=len(epoch_range), desc=desc)
+    for epoch in epoch_range:
         if max_steps is not None and state.step >= max_steps:
             return state
         state.epoch = epoch

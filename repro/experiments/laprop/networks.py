@@ -10,8 +10,7 @@ import torch.nn.functional as F
 from repro.experiments.registry import experiment
 from repro.optim import make_optimizer
 from repro.optim.fused import fused_pays_on
-from repro.train import RunningMean, evaluate_classifier, fit, random_crop_flip, shuffled_batches
-from repro.train.loop import steps_for
+from repro.train import RunningMean, evaluate_classifier, fit, random_crop_flip, shuffled_batches, steps_for
 
 
 def _optimizer(p, params):
@@ -142,7 +141,7 @@ def cifar10(p, ctx):
         state.stop = not math.isfinite(train_loss)
 
     yield from fit(opt, loss_fn, lambda epoch: shuffled_batches(len(y), p["batch_size"], order_gen, device),
-                   epochs=p["epochs"], max_steps=p.get("max_steps") or None, ctx=ctx,
+                   epochs=p["epochs"], max_steps=p.get("max_steps") or None, ctx=ctx, desc="epochs",
                    on_epoch_start=on_epoch_start, on_step=lambda state, idx: window.add(state.loss),
                    on_epoch_end=on_epoch_end)
     yield {"metric": "final_test_acc", "value": test_acc, **cols}

@@ -61,5 +61,5 @@ def image_classification(p, ctx):
         yield {"step": state.epoch, "metric": "test_acc", "value": test_acc, "data": lab}
 
     yield from fit(opt, loss_fn, lambda epoch: shuffled_batches(len(xtr), int(p["batch"]), g, dev),
-                   epochs=int(p["epochs"]), ctx=ctx, on_epoch_start=on_epoch_start,
+                   epochs=int(p["epochs"]), ctx=ctx, desc=p["activation"], on_epoch_start=on_epoch_start,
                    on_step=lambda state, idx: train_loss.add(state.loss, len(idx)), on_epoch_end=on_epoch_end)
