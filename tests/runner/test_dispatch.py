@@ -129,3 +129,20 @@ def test_figures_with_the_same_settings_share_one_pool(toy_root, monkeypatch):
     # a second run finds everything done and starts no worker
     calls.clear()
     assert all(results == [] for results, _ in pipeline.run_figures(specs, progress=False)) and not calls
+
+
+def test_the_runner_gives_each_run_the_stores_checkpoint_directory(toy_root, tmp_path):
+    """ctx.checkpoint_dir comes from the task (runs_dir/_checkpoints), not from the environment."""
+    from types import SimpleNamespace
+
+    from repro.runner.dispatch import make_task
+    from repro.runner.worker import run_one
+
+    spec = {"paper": "toy", "fig": "1", "panel": "quad", "series": "s", "kind": "experiment",
+            "experiment": "toy.checkpoint_dir", "params": {}, "swept": {}, "seed": 0, "data": "synthetic",
+            "run_key": "k", "cost": 1}
+    run = SimpleNamespace(paper="toy", fig="1", run_key="k", to_json=lambda: spec)
+    task = make_task(run, {"runs_dir": str(tmp_path / "store")}, "tiny", "cpu", {})
+    assert run_one(task)["status"] == "done"
+    row = pd.read_csv(tmp_path / "store" / "toy" / "fig1" / "k" / "metrics.csv").iloc[0]
+    assert row["value"] == 1.0 and row["where"] == str((tmp_path / "store" / "_checkpoints").resolve())
