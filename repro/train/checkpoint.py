@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -36,3 +37,37 @@ def load_checkpoint(path) -> dict | None:
     if path is None or not Path(path).exists():
         return None
     return torch.load(path, weights_only=False)
+
+
+@dataclass
+class Resume:
+    """What fit(..., resume=Resume(...)) saves to `path` every `every` epochs and restores from it on a rerun: the
+    modules' and optimizer's states, the generators' states, torch's global generator (dropout), the loop's state
+    and the rows yielded so far (replayed first, so a resumed run yields exactly the rows of an uninterrupted one).
+    Hooks must hold no state across epochs beyond what these carry. path None: no checkpoints."""
+    path: Path | None
+    modules: list = field(default_factory=list)
+    generators: list = field(default_factory=list)
+    every: int = 1
+
+    def save(self, optimizer, scaler, state, rows: list) -> None:
+        save_checkpoint(self.path, {
+            "modules": [m.state_dict() for m in self.modules], "optimizer": optimizer.state_dict(),
+            "scaler": scaler.state_dict() if scaler is not None else None,
+            "generators": [g.get_state() for g in self.generators], "torch_rng": torch.get_rng_state(),
+            "state": state, "rows": rows})
+
+    def restore(self, optimizer, scaler):
+        """(state, rows) of the saved run after restoring everything else, or None when there is none."""
+        ck = load_checkpoint(self.path)
+        if ck is None:
+            return None
+        for m, sd in zip(self.modules, ck["modules"]):
+            m.load_state_dict(sd)
+        optimizer.load_state_dict(ck["optimizer"])
+        if scaler is not None and ck["scaler"] is not None:
+            scaler.load_state_dict(ck["scaler"])
+        for g, st in zip(self.generators, ck["generators"]):
+            g.set_state(st)
+        torch.set_rng_state(ck["torch_rng"])
+        return ck["state"], ck["rows"]

@@ -94,7 +94,8 @@ def fit(optimizer, loss_fn: Callable, batches: Callable | None = None, *, epochs
         max_steps: int | None = None, ctx=None, clip_norm: float | None = None,
         lr_at: Callable[[int], float] | None = None, check_finite_every: int = 0,
         on_epoch_start: Callable | None = None, on_step: Callable | None = None,
-        on_epoch_end: Callable | None = None, state: FitState | None = None, desc: str | None = None):
+        on_epoch_end: Callable | None = None, state: FitState | None = None, desc: str | None = None,
+        resume=None):
     """Train for `epochs` epochs (at most `max_steps` steps) and yield the rows the hooks return; its value (as in
 `state = yield from fit(...)`) is the final FitState (step count, diverged).
 
@@ -104,10 +105,22 @@ def fit(optimizer, loss_fn: Callable, batches: Callable | None = None, *, epochs
     on_epoch_start(state) (e.g. an lr drop), on_step(state, batch) after each step, on_epoch_end(state) after the
     epoch's last step (or the step that reached max_steps); each returns rows or None. A hook's state.stop ends
     the run after that hook (no epoch end after a stop in on_step). desc: a progress bar over the epochs
-    (ctx.progress, shown on a terminal) with that label."""
+    (ctx.progress, shown on a terminal) with that label. resume: a repro.train.checkpoint.Resume: checkpoints
+    every resume.every epochs, and a rerun continues from the last one, yielding the same rows."""
     state = state or FitState()
     scaler = ctx.grad_scaler() if ctx is not None else None
     nonfinite = None   # on the device: has any loss since the start been non-finite?
+    rows_so_far = []   # kept for the checkpoints only
+    saved = resume.restore(optimizer, scaler) if resume is not None and resume.path is not None else None
+    if saved is not None:
+        state, rows_so_far = saved
+        yield from rows_so_far
+
+    def emit(out):
+        for row in _rows(out):
+            if resume is not None:
+                rows_so_far.append(row)
+            yield row
     epoch_range = range(state.epoch + 1, epochs + 1)
     if desc is not None and ctx is not None:
         epoch_range = ctx.progress(epoch_range, total=len(epoch_range), desc=desc)
@@ -116,7 +129,7 @@ def fit(optimizer, loss_fn: Callable, batches: Callable | None = None, *, epochs
             return state
         state.epoch = epoch
         if on_epoch_start is not None:
-            yield from _rows(on_epoch_start(state))
+            yield from emit(on_epoch_start(state))
         for batch in (batches(epoch) if batches is not None else (None,)):
             if lr_at is not None:
                 lr = lr_at(state.step + 1)
@@ -126,7 +139,7 @@ def fit(optimizer, loss_fn: Callable, batches: Callable | None = None, *, epochs
                                                      clip_norm=clip_norm)
             state.step += 1
             if on_step is not None:
-                yield from _rows(on_step(state, batch))
+                yield from emit(on_step(state, batch))
             if check_finite_every:
                 bad = ~torch.isfinite(state.loss).all()
                 nonfinite = bad if nonfinite is None else nonfinite | bad
@@ -137,9 +150,11 @@ def fit(optimizer, loss_fn: Callable, batches: Callable | None = None, *, epochs
             if max_steps is not None and state.step >= max_steps:
                 break
         if on_epoch_end is not None:
-            yield from _rows(on_epoch_end(state))
+            yield from emit(on_epoch_end(state))
         if state.stop:
             return state
+        if resume is not None and resume.path is not None and epoch % resume.every == 0:
+            resume.save(optimizer, scaler, state, rows_so_far)
     return state
 
 

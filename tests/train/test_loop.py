@@ -176,3 +176,40 @@ def test_endless_batches_redraw_the_order_when_fewer_than_a_batch_remain():
         expected.append(order[:5])
         order = order[5:]
     assert [next(it).tolist() for _ in range(12)] == expected
+
+
+def test_a_killed_run_resumes_from_its_checkpoint_with_exactly_the_rows_of_an_uninterrupted_one(tmp_path):
+    from repro.train import Resume
+
+    x, y, _ = _problem()
+
+    def run(path, kill_at=None, started=None):
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Dropout(0.2), torch.nn.Linear(8, 4))
+        opt = torch.optim.Adam(net.parameters(), lr=0.05)
+        order = torch.Generator().manual_seed(1)
+
+        def on_epoch_start(state):
+            if started is not None:
+                started.append(state.epoch)
+            if state.epoch == kill_at:
+                raise KeyboardInterrupt   # the worker is killed
+
+        def on_epoch_end(state):
+            yield {"epoch": state.epoch, "step": state.step, "loss": state.loss.item()}
+
+        rows = list(fit(opt, lambda idx: torch.nn.functional.cross_entropy(net(x[idx]), y[idx]),
+                        lambda epoch: shuffled_batches(50, 16, order), epochs=5, on_epoch_start=on_epoch_start,
+                        on_epoch_end=on_epoch_end, resume=Resume(path, modules=[net], generators=[order], every=2)))
+        return rows, net
+
+    straight, net = run(None)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "ck.pt", kill_at=4)   # checkpoints after epoch 2, killed during epoch 4
+    assert (tmp_path / "ck.pt").exists()
+    started = []
+    resumed, net_resumed = run(tmp_path / "ck.pt", started=started)
+    assert started == [3, 4, 5]   # it trained only what the checkpoint had not
+    assert resumed == straight and [r["epoch"] for r in resumed] == [1, 2, 3, 4, 5]
+    for a, b in zip(net.parameters(), net_resumed.parameters()):
+        assert torch.equal(a, b)
