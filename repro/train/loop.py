@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterable
 
 import torch
@@ -97,7 +98,7 @@ def fit(optimizer, loss_fn: Callable, batches: Callable | None = None, *, epochs
         on_epoch_end: Callable | None = None, state: FitState | None = None, desc: str | None = None,
         resume=None):
     """Train for `epochs` epochs (at most `max_steps` steps) and yield the rows the hooks return; its value (as in
-`state = yield from fit(...)`) is the final FitState (step count, diverged).
+    `state = yield from fit(...)`) is the final FitState (step count, diverged).
 
     batches(epoch) gives the epoch's batches, each passed to loss_fn(batch) (None: one full batch, loss_fn(None),
     per epoch). ctx (optional): the run context, whose autocast() wraps loss_fn and whose grad_scaler() scales the
@@ -116,17 +117,23 @@ def fit(optimizer, loss_fn: Callable, batches: Callable | None = None, *, epochs
         state, rows_so_far = saved
         yield from rows_so_far
 
+    def finished(final: FitState) -> FitState:
+        if resume is not None and resume.path is not None:   # a finished run leaves no checkpoint to resume
+            Path(resume.path).unlink(missing_ok=True)
+        return final
+
     def emit(out):
         for row in _rows(out):
             if resume is not None:
                 rows_so_far.append(row)
             yield row
+
     epoch_range = range(state.epoch + 1, epochs + 1)
     if desc is not None and ctx is not None:
         epoch_range = ctx.progress(epoch_range, total=len(epoch_range), desc=desc)
     for epoch in epoch_range:
         if max_steps is not None and state.step >= max_steps:
-            return state
+            return finished(state)
         state.epoch = epoch
         if on_epoch_start is not None:
             yield from emit(on_epoch_start(state))
@@ -146,16 +153,16 @@ def fit(optimizer, loss_fn: Callable, batches: Callable | None = None, *, epochs
                 if state.step % check_finite_every == 0 and nonfinite.item():
                     state.diverged = state.stop = True
             if state.stop:
-                return state
+                return finished(state)
             if max_steps is not None and state.step >= max_steps:
                 break
         if on_epoch_end is not None:
             yield from emit(on_epoch_end(state))
         if state.stop:
-            return state
+            return finished(state)
         if resume is not None and resume.path is not None and epoch % resume.every == 0:
             resume.save(optimizer, scaler, state, rows_so_far)
-    return state
+    return finished(state)
 
 
 def steps_for(n: int, batch_size: int, epochs: int, *, steps: int | None = None, max_steps: int | None = None,

@@ -210,6 +210,7 @@ def test_a_killed_run_resumes_from_its_checkpoint_with_exactly_the_rows_of_an_un
     started = []
     resumed, net_resumed = run(tmp_path / "ck.pt", started=started)
     assert started == [3, 4, 5]   # it trained only what the checkpoint had not
+    assert not (tmp_path / "ck.pt").exists()   # a finished run removes its checkpoint
     assert resumed == straight and [r["epoch"] for r in resumed] == [1, 2, 3, 4, 5]
     for a, b in zip(net.parameters(), net_resumed.parameters()):
         assert torch.equal(a, b)
