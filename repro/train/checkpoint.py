@@ -42,7 +42,7 @@ def load_checkpoint(path) -> dict | None:
 @dataclass
 class Resume:
     """What fit(..., resume=Resume(...)) saves to `path` every `every` epochs and restores from it on a rerun: the
-    modules' and optimizer's states, the generators' states, torch's global generator (dropout), the loop's state
+    modules' and optimizer's states, the generators' states, torch's global CPU generator, the loop's state
     and the rows yielded so far (replayed first, so a resumed run yields exactly the rows of an uninterrupted one).
     Hooks must hold no state across epochs beyond what these carry. path None: no checkpoints."""
     path: Path | None

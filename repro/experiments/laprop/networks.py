@@ -10,7 +10,8 @@ import torch.nn.functional as F
 from repro.experiments.registry import experiment
 from repro.optim import make_optimizer
 from repro.optim.fused import fused_pays_on
-from repro.train import RunningMean, evaluate_classifier, fit, random_crop_flip, shuffled_batches, steps_for
+from repro.train import (Resume, RunningMean, checkpoint_path, evaluate_classifier, fit, random_crop_flip,
+                         shuffled_batches, steps_for)
 
 
 def _optimizer(p, params):
@@ -97,7 +98,8 @@ def cifar10(p, ctx):
     torchvision's loader from data_dir) or on synthetic images with class-dependent means (dataset=synthetic).
     bearpaw's recipe: batch 128, random crop (pad 4) + flip, normalisation, lr x gamma at the `schedule` epochs,
     and, as the LaProp authors' readme says, weight decay x gamma together with lr. Rows per epoch (step = epoch):
-    train_loss (mean minibatch loss), test_loss, test_acc (%), lr; at the end final_test_acc (no step)."""
+    train_loss (mean minibatch loss), test_loss, test_acc (%), lr; at the end final_test_acc (no step). A run
+    checkpoints every epoch under ctx.checkpoint_dir and a rerun after a kill resumes with the same rows."""
     from repro.data.cifar10 import load_cifar10, normalize, synthetic_cifar10
     from repro.nn.resnet_cifar import ResNetCifar
 
@@ -118,7 +120,7 @@ def cifar10(p, ctx):
     order_gen, aug_gen = ctx.cpu_generator("data"), ctx.cpu_generator("augment")
     x_test_n = normalize(x_test)
     cols = {"optimizer": p["optimizer"], "data": data}
-    window, test_acc = RunningMean(), float("nan")
+    window = RunningMean()
 
     def loss_fn(idx):
         xb = normalize(random_crop_flip(x[idx], aug_gen) if p.get("augment", True) else x[idx])
@@ -132,7 +134,6 @@ def cifar10(p, ctx):
         model.train()
 
     def on_epoch_end(state):
-        nonlocal test_acc
         train_loss = window.flush()
         test_loss, test_acc = evaluate_classifier(model, x_test_n, y_test, batch_size=500)
         for metric, value in (("train_loss", train_loss), ("test_loss", test_loss), ("test_acc", test_acc),
@@ -140,10 +141,17 @@ def cifar10(p, ctx):
             yield {"step": state.epoch, "metric": metric, "value": value, **cols}
         state.stop = not math.isfinite(train_loss)
 
-    yield from fit(opt, loss_fn, lambda epoch: shuffled_batches(len(y), p["batch_size"], order_gen, device),
+    # long runs (164 epochs at full scale) checkpoint every epoch under ctx.checkpoint_dir and resume after a kill
+    resume = Resume(checkpoint_path(ctx, "laprop.cifar10", {"version": cifar10.code_version, "seed": ctx.seed,
+                                                            "params": p}),
+                    modules=[model], generators=[order_gen, aug_gen])
+    test_acc = float("nan")
+    for row in fit(opt, loss_fn, lambda epoch: shuffled_batches(len(y), p["batch_size"], order_gen, device),
                    epochs=p["epochs"], max_steps=p.get("max_steps") or None, ctx=ctx, desc="epochs",
                    on_epoch_start=on_epoch_start, on_step=lambda state, idx: window.add(state.loss),
-                   on_epoch_end=on_epoch_end)
+                   on_epoch_end=on_epoch_end, resume=resume):
+        test_acc = row["value"] if row["metric"] == "test_acc" else test_acc
+        yield row
     yield {"metric": "final_test_acc", "value": test_acc, **cols}
 
 
