@@ -26,7 +26,6 @@ def toy_data(p, generator):
     return (raw / s)[:, None], f(raw)[:, None], s, a1 / s
 
 
-
 def noisy_sine_split(p):
     """design=figure: train t = 0..199, validate t = 200..299; design=text: T = 100, validate t = 101..300."""
     if p.get("design", "figure") == "text":
@@ -36,8 +35,6 @@ def noisy_sine_split(p):
     return T, torch.arange(T, dtype=torch.float32), val
 
 
-
 def periodic_signal(t: torch.Tensor) -> torch.Tensor:
     """Fig 13's x(t) = cos(t/2) + 2 sin(t/3)."""
     return torch.cos(t / 2) + 2 * torch.sin(t / 3)
-

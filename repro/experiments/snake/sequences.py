@@ -33,7 +33,6 @@ def _next_step_loss(rnn, head, seq):
     return mean_squared_error(head(hs), seq[1:])
 
 
-
 @experiment("snake.noisy_sine")
 def noisy_sine(p, ctx):
     """Fig 9(a, b): y = sin(0.1 t) + N(0, sigma^2) on the training range; hold-out against the clean sine.
@@ -127,7 +126,6 @@ def update_time(p, ctx):
             times.append(time.perf_counter() - t0)
         yield {"metric": "time_per_update", "value": float(np.median(times)), "T": T, "device": dev.type}
         yield {"metric": "time_per_update_mean", "value": float(np.mean(times)), "T": T, "device": dev.type}
-
 
 
 @experiment("snake.rnn_periodic")

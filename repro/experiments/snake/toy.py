@@ -73,7 +73,6 @@ def toy_regression(p, ctx):
             yield {"metric": "train_point", "value": yi, "x": xi}
 
 
-
 @experiment("snake.toy_truth")
 def toy_truth(p, ctx):
     """The ground truth of a toy panel on the plot grid (theory rows)."""
