@@ -1,10 +1,8 @@
-"""Statistics of predicted series and of trained networks, used by the Snake figures' experiments: the dominant
-period of a detrended window, its detrended variance and high-frequency power, Spearman's rank correlation, and
-the residuals of Theorems 1-2 (how a ReLU / tanh network extrapolates far from the data)."""
+"""Statistics of predicted series, used by the Snake figures' experiments: the dominant period of a detrended
+window, its detrended variance and high-frequency power, and Spearman's rank correlation."""
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 
 def dominant_period(t: np.ndarray, y: np.ndarray, periods: np.ndarray) -> float:
@@ -39,22 +37,3 @@ def spearman(x, y) -> float:
     rx = np.argsort(np.argsort(np.asarray(x, dtype=float)))
     ry = np.argsort(np.argsort(np.asarray(y, dtype=float)))
     return float(np.corrcoef(rx, ry)[0, 1])
-
-
-def thm1_residual(net64) -> float:
-    """Thm 1 (ReLU extrapolates linearly): max over x0 = +-1e8, h = +-1e7 of
-    |f(x0+2h) - 2f(x0+h) + f(x0)| / (1 + |f(x0+2h)|)."""
-    worst = 0.0
-    for x0, h in ((1e8, 1e7), (-1e8, -1e7)):
-        v = net64(torch.tensor([[x0], [x0 + h], [x0 + 2 * h]], dtype=torch.float64))[:, 0]
-        worst = max(worst, abs(v[2] - 2 * v[1] + v[0]).item() / (1 + abs(v[2].item())))
-    return worst
-
-
-def thm2_residual(net64) -> float:
-    """Thm 2 (tanh extrapolates to a constant): max over signs of |f(2e8) - f(1e8)| / (1 + |f(1e8)|)."""
-    worst = 0.0
-    for sgn in (1.0, -1.0):
-        v = net64(torch.tensor([[sgn * 1e8], [sgn * 2e8]], dtype=torch.float64))[:, 0]
-        worst = max(worst, abs(v[1] - v[0]).item() / (1 + abs(v[0].item())))
-    return worst

@@ -10,7 +10,8 @@ import torch
 
 from repro.data.download import DataMissing
 from repro.data.snake_series import market_standin_text, temperature_standin_text
-from repro.analysis.series import detrended_stats, dominant_period, spearman, thm1_residual, thm2_residual
+from repro.analysis.extrapolation import thm1_residual, thm2_residual
+from repro.analysis.series import detrended_stats, dominant_period, spearman
 from repro.data.snake_toy import TARGETS, toy_data
 from repro.experiments.snake import activation, images, series
 from repro.nn.snake_mlp import mlp

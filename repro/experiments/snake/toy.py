@@ -7,7 +7,7 @@ import copy
 import numpy as np
 import torch
 
-from repro.analysis.series import thm1_residual, thm2_residual
+from repro.analysis.extrapolation import thm1_residual, thm2_residual
 from repro.data.snake_toy import TARGETS, toy_data
 from repro.experiments.registry import experiment
 from repro.nn.snake_mlp import mlp
