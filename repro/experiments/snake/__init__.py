@@ -10,7 +10,7 @@ per kind of figure (spec: catalog snake.md). A registry name snake.<fn> lives in
     images.py      image_classification                                              figs 3, 5, 17-20
 
 The activation is repro/nn/snake.py; models repro/nn/snake_mlp.py, snake_resnet.py, elman.py, arima.py; data
-repro/data/snake_toy.py, snake_series.py, snake_images.py; statistics repro/analysis/series.py, extrapolation.py; training
-repro/train/.
+repro/data/snake_toy.py, snake_series.py, snake_images.py; statistics repro/analysis/series.py and
+extrapolation.py; training repro/train/.
 """
 from repro.experiments.snake import activation, images, sequences, series, toy  # noqa: F401  (registration)
