@@ -36,7 +36,7 @@ class StackedModels:
         self._own_input = vmap(one, in_dims=(0, 0, 0))
 
     def __call__(self, x: torch.Tensor, per_model: bool = False) -> torch.Tensor:
-        """Outputs (K, batch, ...): every model on the same x, or with per_model model k on x[k] (x: (K, batch, ...))."""
+        """Outputs (K, batch, ...): every model on the same x, or with per_model model k on x[k] (x: (K, batch, ..))."""
         return (self._own_input if per_model else self._shared_input)(self.params, self.buffers, x)
 
     def parameters(self) -> list[torch.Tensor]:

@@ -75,7 +75,7 @@ def test_reference_loader_honours_the_override(monkeypatch, tmp_path):
     pd.DataFrame({"game": ["Breakout"], "optimizer": ["adam"], "agent_steps": [200000], "eval_score_mean": [1.5],
                   "eval_score_std": [0.5]}).to_csv(tmp_path / "laprop" / "rainbow_breakout_eval.csv", index=False)
     monkeypatch.setenv("REPRO_REFERENCE", str(tmp_path))
-    assert reference_root() / "laprop" / "rainbow_breakout_eval.csv" == tmp_path / "laprop" / "rainbow_breakout_eval.csv"
+    assert reference_root() / "laprop" == tmp_path / "laprop"
     rows = list(lr.reference_rainbow({}, RunContext(seed=None)))
     assert [(r["metric"], r["value"], r["step"]) for r in rows] == [("eval_score_mean", 1.5, 200000),
                                                                     ("eval_score_std", 0.5, 200000)]
