@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from repro.optim import make_optimizer
 from repro.rl.replay import PrioritizedReplay
 from repro.rl.wrappers import AtariEnv
+from repro.train.checkpoint import save_checkpoint
 
 
 @dataclass
@@ -225,13 +226,6 @@ class Interrupted(RuntimeError):
     """Raised after a checkpoint when a run is stopped on purpose (stop_after_steps / max_wall_s); rerun to resume."""
 
 
-def _save(path: str, blob: dict) -> None:
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    torch.save(blob, tmp)
-    os.replace(tmp, path)
-
-
 def train(args: RainbowArgs, *, seed: int, device="cpu", checkpoint: str | None = None,
           stop_after_steps: int | None = None, max_wall_s: float | None = None):
     """Yield events ("eval", step, [scores]) at every checkpoint step, ("log", step, {...}) with the training
@@ -287,7 +281,7 @@ def _train(args: RainbowArgs, *, seed, device, checkpoint, stop_after_steps, max
         state = env.reset()
 
     def save():
-        _save(checkpoint, {"args": asdict(args), "seed": seed, "online": online.state_dict(),
+        save_checkpoint(checkpoint, {"args": asdict(args), "seed": seed, "online": online.state_dict(),
                            "target": target.state_dict(), "opt": opt.state_dict(), "replay": replay.state_dict(),
                            "replay_rng": replay.rng.bit_generator.state, "act_rng": act_rng.bit_generator.state,
                            "noise_gen": noise_gen.get_state(), "env": env.get_state(), "obs": state, "st": st,

@@ -27,7 +27,7 @@ def save_checkpoint(path, state: dict) -> None:
     """torch.save `state` to `path` atomically (a killed save leaves the previous checkpoint intact)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")   # two writers never share a temporary file
     torch.save(state, tmp)
     os.replace(tmp, path)
 

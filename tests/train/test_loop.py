@@ -163,7 +163,7 @@ def test_checkpoints_live_in_the_contexts_directory_named_by_identity(tmp_path):
     assert checkpoint_path(RunContext(seed=0), "paper.fn", {}) is None
     assert load_checkpoint(path) is None
     save_checkpoint(path, {"step": 3, "w": torch.ones(2)})
-    assert load_checkpoint(path)["step"] == 3 and not list(tmp_path.glob("*.tmp"))
+    assert load_checkpoint(path)["step"] == 3 and not list(tmp_path.glob("*.tmp*"))
 
 
 def test_endless_batches_redraw_the_order_when_fewer_than_a_batch_remain():
