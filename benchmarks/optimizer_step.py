@@ -1,11 +1,16 @@
-"""Step time of repro's LaProp (eager foreach, and fused = torch.compile'd) and Adam against
-torch.optim.Adam(foreach=True), on ResNet-18's parameter list (62 tensors, 11.7M parameters), same process.
+"""Step time of repro's optimizers against torch.optim.Adam(foreach=True), same process: LaProp eager foreach and
+fused (torch.compile'd) and repro's Adam on ResNet-18's parameter list (62 tensors, 11.7M parameters); with
+--variants also the per-tensor paths and LaProp with amsgrad + centered; --params mixed uses 200 small tensors of
+mixed sizes (~0.8M parameters, a small network's list) instead.
 
 Each candidate owns a copy of the parameters and gradients; after a warm-up the candidates step in turn, round
 after round (alternating, in rotated order, so that a slow phase of a shared machine hits all of them), and the
-median over rounds of each candidate's step time divided by torch's in the same round is its ratio. The fused optimizer's compile time (its first step) is reported separately.
+median over rounds of each candidate's step time divided by torch's in the same round is its ratio. The fused
+optimizer's compile time (its first step) is reported separately.
 
-    python benchmarks/optimizer_step.py [--rounds 40] [--device cpu|cuda]
+    python benchmarks/optimizer_step.py [--rounds 40] [--device cpu|cuda] [--params resnet18|mixed] [--variants]
+
+(from the repository root, with repro installed: `make install`, or PYTHONPATH=.)
 
 Targets on a 2-core CPU: ratio eager/adam <= 1.05, ratio fused/adam <= 0.5, ratio repro-adam/adam ~ 1.0.
 On a shared, busy machine use --threads 1: with more threads than free cores every step waits for descheduled
@@ -15,15 +20,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import pathlib
 import statistics
-import sys
 import time
 
 import torch
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run from a checkout without installing
-from repro.optim import Adam, LaProp  # noqa: E402
+from repro.optim import Adam, LaProp
 
 TARGETS = {"eager": 1.05, "fused": 0.5}
 
@@ -32,6 +34,12 @@ def resnet18_shapes() -> list[torch.Size]:
     import torchvision
 
     return [p.shape for p in torchvision.models.resnet18(weights=None).parameters()]
+
+
+def mixed_shapes(n: int = 200) -> list[torch.Size]:
+    """A cycle of bias-, small-matrix- and layer-sized tensors: ~0.8M parameters in all."""
+    cycle = [(64,), (32, 32), (256,), (128, 64), (3, 3, 16, 16), (512, 16), (10,), (64, 64, 3)]
+    return [torch.Size(cycle[i % len(cycle)]) for i in range(n)]
 
 
 def make_params(shapes, device, seed: int = 0) -> list[torch.Tensor]:
@@ -55,17 +63,26 @@ def main(argv=None) -> dict:
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    ap.add_argument("--params", choices=("resnet18", "mixed"), default="resnet18")
+    ap.add_argument("--variants", action="store_true", help="also the per-tensor paths and amsgrad + centered")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    shapes = resnet18_shapes()
+    shapes = resnet18_shapes() if args.params == "resnet18" else mixed_shapes()
     candidates = {
         "adam": lambda p: torch.optim.Adam(p, lr=1e-3, foreach=True),
         "repro-adam": lambda p: Adam(p, lr=1e-3, foreach=True),
         "eager": lambda p: LaProp(p, lr=1e-3, foreach=True),
         "fused": lambda p: LaProp(p, lr=1e-3, fused=True),
     }
-    print(f"ResNet-18 parameter list: {len(shapes)} tensors, {sum(s.numel() for s in shapes):,} parameters; "
+    if args.variants:
+        candidates.update({
+            "adam-per-tensor": lambda p: torch.optim.Adam(p, lr=1e-3, foreach=False),
+            "repro-adam-per-tensor": lambda p: Adam(p, lr=1e-3, foreach=False),
+            "eager-per-tensor": lambda p: LaProp(p, lr=1e-3, foreach=False),
+            "eager-amsgrad-centered": lambda p: LaProp(p, lr=1e-3, amsgrad=True, centered=True, foreach=True),
+        })
+    print(f"{args.params} parameter list: {len(shapes)} tensors, {sum(s.numel() for s in shapes):,} parameters; "
           f"device {args.device}, {torch.get_num_threads()} threads, torch {torch.__version__}, "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if os.getloadavg()[0] > (os.cpu_count() or 1) and torch.get_num_threads() > 1:
@@ -99,7 +116,7 @@ def main(argv=None) -> dict:
     # The ratio is the median over rounds of the within-round ratio: a slow phase of a shared machine (other
     # jobs on the same cores) slows a whole round, and cancels in the ratio.
     ratios = {name: statistics.median(a / b for a, b in zip(times[name], times["adam"]))
-              for name in ("eager", "fused", "repro-adam")}
+              for name in optimizers if name != "adam"}
     for name, r in ratios.items():
         target = TARGETS.get(name)
         verdict = "" if target is None else f"   target <= {target}: {'met' if r <= target else 'MISSED'}"

@@ -17,7 +17,6 @@ from repro.data.fixtures import _idx
 from repro.data.mnist import load_idx_dataset
 BASE = "FashionMNIST/raw"
 MEAN, STD = 0.2860, 0.3530   # the usual normalisation of Fashion-MNIST pixels in [0, 1]
-CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 
 def load_fashion_mnist(data_dir, train: bool = True, device="cpu", normalize: bool = False,

@@ -60,18 +60,3 @@ def load_images(dataset: str, source: str, data_dir, generator: torch.Generator,
             return normalize(xtr), ytr, normalize(xte), yte
         return cifar_standin(n_train, n_test, generator, device)
     raise ValueError(f"unknown dataset {dataset!r}; choose mnist or cifar10")
-
-
-def augment_crop_flip(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
-    """Random crop with zero padding `pad` and random horizontal flip (the kuangliu CIFAR transform), for a
-    whole batch at once on its device."""
-    b, c, h, w = x.shape
-    padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
-    oy = torch.randint(0, 2 * pad + 1, (b,), generator=generator, device=generator.device).to(x.device)
-    ox = torch.randint(0, 2 * pad + 1, (b,), generator=generator, device=generator.device).to(x.device)
-    rows = (oy[:, None] + torch.arange(h, device=x.device))[:, :, None]          # (b, h, 1)
-    cols = (ox[:, None] + torch.arange(w, device=x.device))[:, None, :]          # (b, 1, w)
-    out = padded[torch.arange(b, device=x.device)[:, None, None], :, rows, cols]  # (b, h, w, c)
-    out = out.permute(0, 3, 1, 2)
-    flip = torch.rand(b, generator=generator, device=generator.device).to(x.device) < 0.5
-    return torch.where(flip[:, None, None, None], out.flip(3), out).contiguous()

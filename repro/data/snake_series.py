@@ -209,7 +209,6 @@ def load_body_temperature(data_dir=None, source: str = "embedded", seed: int = 0
 # D4: Wilshire 5000 (price index, market.txt)
 # ----------------------------------------------------------------------------------------------------------------
 
-N_MARKET = 6397
 N_NA = 232
 N_TRAIN = 6300                 # the code's training set (the text's 2020-01-31 would be 6,315)
 TEST_START, TEST_END = 6315, 6397   # 2020-02-03..2020-05-29: 82 trading days

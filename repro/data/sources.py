@@ -204,7 +204,12 @@ REGISTRY: tuple[DataSet, ...] = (
 # Real-data panels that read nothing from data_dir (checked by tests/data/test_fetch.py against the configs).
 NO_FILES = {"snake.body_temperature": "the 25 points are embedded (data_source=embedded)",
             "snake.body_data": "the 25 points are embedded (data_source=embedded)",
-            "laprop.rainbow": "the Atari ROMs ship with ale-py (pip install -e '.[rl]')"}
+            "laprop.rainbow": "the Atari ROMs ship with ale-py (pip install -e '.[rl]')",
+            "label_smoothing.reference_grid": "the authors' logs, read from ../shared/reference/label_smoothing",
+            "label_smoothing.relaxation": "the authors' logs, read from ../shared/reference/label_smoothing",
+            "label_smoothing.catalog": "the catalog's numbers (no data)",
+            "label_smoothing.theory_curves": "closed forms (no data)",
+            "label_smoothing.memorizer": "a simulated memorizer (no data)"}
 
 
 def by_name() -> dict[str, DataSet]:
@@ -268,7 +273,9 @@ def unmatched_real_panels() -> list[tuple[str, str, str]]:
                 runs = [(x, p) for x, p in _full_params(panel) if x]
                 covered = all(x in NO_FILES or any(d.uses(x, p) for d in REGISTRY) for x, p in runs
                               if x != "snake.reference")
-                if not runs or not covered:
+                kinds = [(s or {}).get("kind") for s in (panel.get("series") or {}).values()]
+                only_paper = not runs and "paper" in kinds
+                if not covered or not runs and not only_paper:   # all-paper panels read ../shared/reference only
                     out.append((paper, e.fig, alias))
     return out
 

@@ -36,11 +36,7 @@ import torch.nn.functional as F
 from repro.experiments.registry import experiment
 from repro.optim import Adam
 from repro.theory import adaptive as theory
-
-
-def _cpu_generator(ctx, name: str) -> torch.Generator:
-    """A CPU generator of the named stream: data order and augmentation are the same on any device."""
-    return torch.Generator().manual_seed(ctx.seed_for(name))
+from repro.train import fit, random_crop_flip
 
 
 def pick_layer(model: torch.nn.Module, layer, min_params: int = 10_000) -> tuple[str, torch.nn.Parameter]:
@@ -111,38 +107,27 @@ def record_updates(p, ctx, model, weight_name, weight, loss_fn, cols):
     beta2, eps, lr = float(p["beta2"]), float(p["eps"]), float(p["lr"])
     hist_ms = set(int(m) for m in p.get("hist_ms", []))
     cols = {**cols, "layer": weight_name, "layer_size": weight.numel()}
-    for m in ctx.progress(range(1, steps + 1), total=steps, desc="steps"):
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(m)
-        loss.backward()
-        before = weight.detach().double().clone()
-        opt.step()
+    before = None
+
+    def loss_at(m):
+        nonlocal before
+        before = weight.detach().double().clone()   # the step's starting point (backward leaves it unchanged)
+        return loss_fn(m)
+
+    def on_step(state, m):
         delta = ((before - weight.detach().double()) / lr).cpu().numpy().ravel()
         grad = weight.grad.detach().cpu().numpy().ravel()
-        yield {"m": m, "metric": "train_loss", "value": float(loss.item()), **cols}
+        loss = float(state.loss.item())
+        yield {"m": m, "metric": "train_loss", "value": loss, **cols}
         for k, v in update_stats(delta, grad, m, beta2, eps).items():
             yield {"m": m, "metric": k, "value": v, **cols}
         if m in hist_ms:
             for row in _hist_rows(delta, m, p):
                 yield {**row, **cols}
-        if not math.isfinite(loss.item()):
-            break
+        state.stop = not math.isfinite(loss)
 
-
-def _augment(x_uint8: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
-    """Standard CIFAR augmentation on a batch: random crop with `pad` zero padding, horizontal flip w.p. 1/2
-    (random numbers from the CPU generator, applied on the batch's device)."""
-    n, c, h, w = x_uint8.shape
-    dev = x_uint8.device
-    padded = F.pad(x_uint8, (pad, pad, pad, pad))
-    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(dev)
-    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(dev)
-    flip = (torch.rand(n, generator=generator) < 0.5).to(dev)
-    rows = (dy[:, None] + torch.arange(h, device=dev))[:, None, :, None]
-    cols = dx[:, None] + torch.arange(w, device=dev)
-    cols = torch.where(flip[:, None], cols.flip(1), cols)[:, None, None, :]
-    return padded[torch.arange(n, device=dev)[:, None, None, None], torch.arange(c, device=dev)[None, :, None, None],
-                  rows, cols]
+    yield from fit(opt, loss_at, lambda epoch: ctx.progress(range(1, steps + 1), total=steps, desc="steps"),
+                   on_step=on_step)
 
 
 @experiment("adam_variance.cnn_updates", version=2, device="any")   # 2: eps_dev, var_abs_eps. CPU generators, tensors on ctx.device; not yet run on CUDA
@@ -158,22 +143,22 @@ def cnn_updates(p, ctx):
         x, y = load_cifar10(ctx.data_dir, train=True, device=device)
         data = "real"
     elif p["dataset"] == "synthetic":
-        x, y = synthetic_cifar10(int(p["n_train"]), _cpu_generator(ctx, "data_set"), size=32)
+        x, y = synthetic_cifar10(int(p["n_train"]), ctx.cpu_generator("data_set"), size=32)
         x, y, data = x.to(device), y.to(device), "synthetic"
     else:
         raise ValueError(f"unknown dataset {p['dataset']!r}; choose cifar10 or synthetic")
     model = build(p["model"], ctx.seed_for("init")).to(device)
     model.train()
     name, weight = pick_layer(model, p.get("layer", 0), int(p.get("min_params", 10_000)))
-    order = torch.randperm(len(y), generator=_cpu_generator(ctx, "data")).to(device)
-    aug_gen = _cpu_generator(ctx, "augment")
+    order = torch.randperm(len(y), generator=ctx.cpu_generator("data")).to(device)
+    aug_gen = ctx.cpu_generator("augment")
     bs = int(p["batch_size"])
     torch.manual_seed(ctx.seed_for("dropout"))   # EfficientNet's dropout and stochastic depth
 
     def loss_fn(m):
         idx = order[((m - 1) * bs) % len(y):][:bs]
         xb = x[idx]
-        xb = normalize(_augment(xb, aug_gen) if p.get("augment", True) else xb)
+        xb = normalize(random_crop_flip(xb, aug_gen) if p.get("augment", True) else xb)
         with ctx.autocast():
             logits = model(xb)
         return F.cross_entropy(logits.float(), y[idx])
@@ -191,7 +176,7 @@ def transformer_updates(p, ctx):
     from repro.nn.transformer import Seq2Seq, TransformerConfig
 
     device = ctx.device
-    src, tgt, src_vocab, tgt_vocab, data = translation_task(p, ctx.data_dir, _cpu_generator(ctx, "data_set"))
+    src, tgt, src_vocab, tgt_vocab, data = translation_task(p, ctx.data_dir, ctx.cpu_generator("data_set"))
     cfg = TransformerConfig(layers=int(p["layers"]), d_model=int(p["d_model"]), heads=int(p["heads"]),
                             ffn=int(p["ffn"]), dropout=float(p["dropout"]), activation="relu")
     with torch.random.fork_rng(devices=[]):
@@ -201,7 +186,7 @@ def transformer_updates(p, ctx):
     model.train()
     name, weight = pick_layer(model, p.get("layer", "encoder.0.fc1.weight"), int(p.get("min_params", 10_000)))
     batches = token_batches([len(s) for s in src], [len(t) for t in tgt], int(p["max_tokens"]),
-                            _cpu_generator(ctx, "data"))
+                            ctx.cpu_generator("data"))
     torch.manual_seed(ctx.seed_for("dropout"))
 
     def loss_fn(m):

@@ -484,10 +484,10 @@ def _pretrained(p, ctx):
     study the same network."""
     import hashlib
     import json
-    import os
     from pathlib import Path
 
     from repro.nn.escape_nets import glorot_mlp
+    from repro.train.checkpoint import load_checkpoint, save_checkpoint
 
     x, labels = _load(p, ctx)
     x = x.reshape(len(x), -1)
@@ -498,20 +498,17 @@ def _pretrained(p, ctx):
                     version=PRETRAIN_VERSION)
     key = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:20]
     info = _PRETRAINED.get(key)
-    if info is None and getattr(ctx, "cache_dir", None):
+    if info is None and ctx.cache_dir:
         import fcntl
 
         path = Path(ctx.cache_dir) / f"escape_rate_pretrain_{key}.pt"
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path.with_suffix(".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)   # runs started together: one trains, the others wait and load
-            if path.exists():
-                info = torch.load(path, map_location="cpu", weights_only=False)
-            else:
+            info = load_checkpoint(path)   # weights_only: a tampered cache file cannot run code
+            if info is None:
                 info = _pretrain(p, ctx, x, target)
-                tmp = path.with_suffix(f".{os.getpid()}.tmp")
-                torch.save(info, tmp)
-                os.replace(tmp, path)
+                save_checkpoint(path, info)
     if info is None:
         info = _pretrain(p, ctx, x, target)
     _PRETRAINED[key] = info

@@ -352,11 +352,6 @@ def _mnist(p, ctx, device):
     return x, y, xt, yt, data
 
 
-def _epoch_batches(n: int, batch_size: int, generator: torch.Generator, device):
-    order = torch.randperm(n, generator=generator).to(device)
-    return [order[i:i + batch_size] for i in range(0, n - batch_size + 1, batch_size)]   # full batches only
-
-
 @experiment("minibatch_noise.width_stability", device="any")
 def width_stability(p, ctx):
     """fig=1 (a, b): a two-layer tanh network 784 -> width -> 10 trained for one epoch with cross-entropy, plain SGD or
@@ -366,28 +361,23 @@ def width_stability(p, ctx):
     import torch.nn.functional as F
 
     from repro.nn.two_layer import two_layer_tanh
+    from repro.train import fit, shuffled_batches
 
     device = ctx.device
     x, y, _, _, data = _mnist(p, ctx, device)
     width = int(p["width"])
     lr = float(p["lr"]) / (width if p["lr_rule"] == "per_width" else 1)
-    net = two_layer_tanh(x.shape[1], width, 10, generator=torch.Generator().manual_seed(ctx.seed_for("init"))).to(device)
+    net = two_layer_tanh(x.shape[1], width, 10, generator=ctx.cpu_generator("init")).to(device)
     opt = (torch.optim.SGD(net.parameters(), lr=lr) if p["optimizer"] == "sgd"
            else torch.optim.Adam(net.parameters(), lr=lr))
-    batches = _epoch_batches(len(x), int(p["S"]), torch.Generator().manual_seed(ctx.seed_for("data")), device)
+    batches = shuffled_batches(len(x), int(p["S"]), ctx.cpu_generator("data"), device, drop_last=True)
     if p.get("max_steps"):
         batches = batches[: int(p["max_steps"])]
-    losses, diverged = [], False
-    for t, idx in enumerate(ctx.progress(batches, total=len(batches), desc=f"width {width}")):
-        with ctx.autocast():
-            loss = F.cross_entropy(net(x[idx]), y[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(loss.detach())
-        if (t + 1) % 100 == 0 and not torch.isfinite(torch.stack(losses[-100:])).all():
-            diverged = True
-            break
+    losses = []
+    state = yield from fit(opt, lambda idx: F.cross_entropy(net(x[idx]), y[idx]),
+                           lambda epoch: ctx.progress(batches, total=len(batches), desc=f"width {width}"), ctx=ctx,
+                           check_finite_every=100, on_step=lambda state, idx: losses.append(state.loss))
+    diverged = state.diverged
     L = torch.stack(losses).double().cpu()
     diverged = diverged or not bool(torch.isfinite(L).all())
     half = L[len(L) // 2:]
@@ -406,24 +396,23 @@ def weight_decay_mnist(p, ctx):
     import torch.nn.functional as F
 
     from repro.nn.two_layer import softmax_regression
+    from repro.train import fit, shuffled_batches
 
     device = ctx.device
     x, y, xt, yt, data = _mnist(p, ctx, device)
     net = softmax_regression(x.shape[1], 10).to(device)
     opt = torch.optim.SGD(net.parameters(), lr=float(p["lr"]))
     gamma = float(p["gamma"])
-    gen = torch.Generator().manual_seed(ctx.seed_for("data"))
-    steps = 0
-    for epoch in range(int(p["epochs"])):
-        for idx in _epoch_batches(len(x), int(p["S"]), gen, device):
-            if p.get("max_steps") and steps >= int(p["max_steps"]):
-                break
-            loss = F.cross_entropy(net(x[idx]), y[idx])
-            loss = loss + 0.5 * gamma * sum((w * w).sum() for w in net.parameters())
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            steps += 1
+    gen = ctx.cpu_generator("data")
+
+    def loss_fn(idx):
+        loss = F.cross_entropy(net(x[idx]), y[idx])
+        return loss + 0.5 * gamma * sum((w * w).sum() for w in net.parameters())
+
+    state = yield from fit(opt, loss_fn,
+                           lambda epoch: shuffled_batches(len(x), int(p["S"]), gen, device, drop_last=True),
+                           epochs=int(p["epochs"]), max_steps=int(p["max_steps"]) if p.get("max_steps") else None)
+    steps = state.step
     with torch.no_grad():
         logits = net(xt)
         acc = (logits.argmax(1) == yt).double().mean().item() * 100

@@ -9,6 +9,7 @@ An experiment function is science only. It is called as ``fn(p, ctx)`` where
     ``ctx.generator(name)`` a torch.Generator on ``ctx.device`` for the named random stream
                             ("init", "data", "noise", "label_noise", "env", ...); the same root seed gives
                             the same stream in every series, so compared methods see the same data and noise
+    ``ctx.cpu_generator(name)``  the same stream on the CPU whatever the device (same numbers on a GPU box)
     ``ctx.seed_for(name)``  the integer seed of that stream (for numpy / python RNGs)
     ``ctx.seed``            the run's root seed (None for theory runs)
     ``ctx.precision``       "fp32" | "bf16" | "fp16";  ``ctx.autocast()`` is the matching context manager
@@ -16,11 +17,13 @@ An experiment function is science only. It is called as ``fn(p, ctx)`` where
     ``ctx.cache_dir``       a folder shared by a paper's runs for a result several runs derive from the same
                             settings (a pre-trained network), or None (then compute it); key files by those settings
     ``ctx.progress(it, total=None, desc=None)``  wraps an iterable with a progress bar for long loops
+    ``ctx.checkpoint_dir``  where a long run keeps checkpoints to resume from (repro/train/checkpoint.py), or None
 
 It returns (or yields) rows: dicts with ``metric`` and ``value`` and optionally ``step`` and any other
 column (a swept x such as ``lr_k``, ``data="real"``...). The runner adds paper, fig, panel, series, kind,
 scale, seed, run_key, precision, data and the swept parameters, and computes ``diverged``.
-It never parses the command line, picks devices, writes files, draws plots or judges claims.
+It never parses the command line, picks devices, writes files (checkpoints aside), draws plots or judges claims.
+Networks train through repro/train/ (one loop, `fit`, with hooks for what a figure logs).
 
 Where it runs: ``@experiment(name, device="cpu")`` (the default) pins a run to the CPU whatever slot it is given:
 simulations and theory of small tensors, which then draw the CPU's random streams on a GPU box too (CUDA's

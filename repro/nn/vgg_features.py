@@ -18,7 +18,6 @@ VGG19_FILE = "vgg19-dcbb9e9d.pth"   # torchvision.models.VGG19_Weights.IMAGENET1
 VGG19_URL = f"https://download.pytorch.org/models/{VGG19_FILE}"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-VGG19_BLOCKS = (2, 2, 4, 4, 4)   # conv layers per block
 
 
 def find_vgg19_weights(data_dir) -> Path:

@@ -24,7 +24,8 @@ Weight decay is decoupled only (torch.optim.Adam's coupled L2 `weight_decay` is 
   - "decoupled_lr" (torch.optim.AdamW, fairseq's Adam): x <- x - wd lr x, before the step.
 
 foreach=None picks the multi-tensor path whenever a parameter group has more than one tensor with a gradient
-(see benchmarks/bench_optim.py). Sparse gradients raise; no fused, capturable, differentiable or maximize variants.
+(benchmarks/optimizer_step.py --variants). Sparse gradients raise; no fused, capturable, differentiable or maximize
+variants.
 State per parameter: step (int), exp_avg (m_t), exp_avg_sq (n_t), max_exp_avg_sq (amsgrad only).
 """
 from __future__ import annotations

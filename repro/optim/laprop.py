@@ -43,8 +43,8 @@ State per parameter: step (int), exp_avg_lr (L_t), bias_correction2 (c_n), lr_we
 exp_avg_sq (n_t), exp_avg_grad (s_t, centered only), max_exp_avg_sq (amsgrad only).
 
 foreach=None picks the multi-tensor path whenever a parameter group has more than one tensor with a gradient:
-on CPU too it removes the per-tensor Python overhead (see benchmarks/bench_optim.py). Both paths compute the
-same update; the foreach path writes g / (sqrt(D / c_n) + eps) as sqrt(c_n) g / (sqrt(D) + eps sqrt(c_n)), one
+on CPU too it removes the per-tensor Python overhead (benchmarks/optimizer_step.py --variants). Both paths compute
+the same update; the foreach path writes g / (sqrt(D / c_n) + eps) as sqrt(c_n) g / (sqrt(D) + eps sqrt(c_n)), one
 pass over the tensors fewer (as many as torch.optim.Adam's), so the two agree to rounding (tests/optim).
 
 fused=True runs the same update as one compiled graph per step (inductor fuses each tensor's element-wise chain

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from repro.optim import make_optimizer
 from repro.rl.replay import PrioritizedReplay
 from repro.rl.wrappers import AtariEnv
+from repro.train.checkpoint import load_checkpoint, save_checkpoint
 
 
 @dataclass
@@ -225,13 +226,6 @@ class Interrupted(RuntimeError):
     """Raised after a checkpoint when a run is stopped on purpose (stop_after_steps / max_wall_s); rerun to resume."""
 
 
-def _save(path: str, blob: dict) -> None:
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    torch.save(blob, tmp)
-    os.replace(tmp, path)
-
-
 def _checkpoint_globals() -> list:
     """What a checkpoint holds besides tensors and plain containers: numpy arrays (the env's frames, the
     observation), numpy dtypes and the emulator's state. Only these are allowed when loading (weights_only)."""
@@ -251,8 +245,7 @@ def _checkpoint_globals() -> list:
 def _load(path: str) -> dict:
     """A checkpoint, read with weights_only=True: nothing but tensors, containers and _checkpoint_globals() can be
     unpickled (a tampered file cannot run code)."""
-    with torch.serialization.safe_globals(_checkpoint_globals()):
-        return torch.load(path, weights_only=True, mmap=True)   # the replay arrays are read, not copied twice
+    return load_checkpoint(path, allowed=_checkpoint_globals(), mmap=True)   # replay arrays read, not copied twice
 
 
 def train(args: RainbowArgs, *, seed: int, device="cpu", checkpoint: str | None = None,
@@ -310,7 +303,7 @@ def _train(args: RainbowArgs, *, seed, device, checkpoint, stop_after_steps, max
         state = env.reset()
 
     def save():
-        _save(checkpoint, {"args": asdict(args), "seed": seed, "online": online.state_dict(),
+        save_checkpoint(checkpoint, {"args": asdict(args), "seed": seed, "online": online.state_dict(),
                            "target": target.state_dict(), "opt": opt.state_dict(), "replay": replay.state_dict(),
                            "replay_rng": replay.rng.bit_generator.state, "act_rng": act_rng.bit_generator.state,
                            "noise_gen": noise_gen.get_state(), "env": env.get_state(), "obs": state, "st": st,

@@ -1,4 +1,5 @@
-"""The run context handed to an experiment function: device, named random streams, precision, progress.
+"""The run context handed to an experiment function: device, named random streams, precision, progress, and
+where a long run may keep its checkpoints.
 
 Seed streams: a run's root seed is split into named streams by hashing (root, name), so that every series of a
 figure with the same root seed draws the same data order, label noise and environment noise (paired comparisons),
@@ -9,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import sys
+from pathlib import Path
 
 import torch
 
@@ -20,7 +22,7 @@ def stream_seed(root: int, name: str) -> int:
 
 class RunContext:
     def __init__(self, *, seed, device="cpu", precision="fp32", scale="tiny", data_dir="data", show_progress=None,
-                 cache_dir=None):
+                 cache_dir=None, checkpoint_dir=None):
         self.seed = seed
         # A folder of the run store shared by a paper's runs (runs/<paper>/_cache), for results that several runs
         # or figures derive from the same settings (e.g. one pre-trained network); None: no cache (compute).
@@ -31,6 +33,9 @@ class RunContext:
         self.precision = precision
         self.scale = scale
         self.data_dir = data_dir
+        # A folder that outlives one attempt of a run (the run store's _checkpoints/): a killed run resumes from the
+        # file it left there. The experiment names its files by what must match for a resume. None: no resume.
+        self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         self.streams: dict[str, int] = {}
         self._show_progress = sys.stderr.isatty() if show_progress is None else show_progress
 
@@ -43,6 +48,11 @@ class RunContext:
         g = torch.Generator(device=self.device)
         g.manual_seed(self.seed_for(name))
         return g
+
+    def cpu_generator(self, name: str) -> torch.Generator:
+        """A CPU generator of the named stream, whatever ctx.device is: data sets, initialisations, batch orders
+        and augmentations drawn from it are the same numbers on a GPU box (CUDA generators draw others)."""
+        return torch.Generator().manual_seed(self.seed_for(name))
 
     @property
     def autocast_dtype(self):

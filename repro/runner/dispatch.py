@@ -61,16 +61,14 @@ def plan_slots(devices, slots_per_device: int | None, cuda_count: int, cpu_count
 def make_task(run: RunSpec, runtime: dict, scale: str, slot_device: str | None, git: dict) -> dict:
     return {"run": run.to_json(), "run_dir": str(run_dir(runtime["runs_dir"], run)), "scale": scale,
             "device": slot_device, "precision": runtime.get("precision", "fp32"),
-            "data_dir": runtime.get("data_dir", "data"), "git": git, "progress": None}
+            "data_dir": runtime.get("data_dir", "data"), "git": git, "progress": None,
+            "checkpoint_dir": str(Path(runtime["runs_dir"]).resolve() / "_checkpoints")}
 
 
 class _Worker:
-    def __init__(self, slot: Slot, runs_dir=None):
+    def __init__(self, slot: Slot):
         env = dict(os.environ, CUDA_VISIBLE_DEVICES=slot.cuda_visible, REPRO_THREADS=str(slot.threads),
                    PYTHONUNBUFFERED="1", REPRO_PARENT_PID=str(os.getpid()))   # the worker dies with us
-        if runs_dir is not None:   # experiments that checkpoint (days-long RL runs) keep them beside the runs
-            env["REPRO_RUNS"] = str(Path(runs_dir).resolve())
-        self.runs_dir = runs_dir
         self.slot = slot
         self.proc = subprocess.Popen([sys.executable, "-m", "repro.runner.worker"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, env=env, text=True, bufsize=1)
@@ -97,7 +95,7 @@ def run_local(runs: list[RunSpec], runtime: dict, scale: str, git: dict, slots: 
     by_key = {r.run_key: r for r in runs}
     results: list[dict] = []
     sel = selectors.DefaultSelector()
-    workers = [_Worker(s, runtime["runs_dir"]) for s in slots[: max(1, min(len(slots), len(queue)))]]
+    workers = [_Worker(s) for s in slots[: max(1, min(len(slots), len(queue)))]]
     figs = list(dict.fromkeys((r.paper, r.fig) for r in runs))
     desc = f"{figs[0][0]} fig{figs[0][1]}" + (f" +{len(figs) - 1} figures" if len(figs) > 1 else "")
     bar = tqdm(total=len(queue), desc=desc, unit="run", disable=not progress,
@@ -131,7 +129,7 @@ def run_local(runs: list[RunSpec], runtime: dict, scale: str, git: dict, slots: 
                 else:  # the worker died (OOM, segfault, kill): its run failed, the slot gets a new worker
                     res = {"run_key": w.task["run"]["run_key"], "status": "failed",
                            "error": f"worker exited with {w.proc.wait()}"}
-                    workers[workers.index(w)] = w = _Worker(w.slot, w.runs_dir)
+                    workers[workers.index(w)] = w = _Worker(w.slot)
                 res["slot"] = w.slot.name
                 res["series"] = by_key[res["run_key"]].series
                 if res["status"] != "done" and str(res.get("error", "")).startswith(DATA_ERRORS):

@@ -59,7 +59,8 @@ def run_one(task: dict) -> dict:
         device = "cpu"   # pinned (see repro/experiments/registry.py): same numbers on every machine
     ctx = RunContext(seed=run["seed"], device=device, precision=task.get("precision", "fp32"),
                      scale=task["scale"], data_dir=task.get("data_dir", "data"),
-                     show_progress=task.get("progress"), cache_dir=str(rdir.parents[1] / "_cache"))
+                     show_progress=task.get("progress"), cache_dir=str(rdir.parents[1] / "_cache"),
+                     checkpoint_dir=task.get("checkpoint_dir"))
     writer = MetricsWriter(rdir / "metrics.csv")
     t0 = time.time()
     n_rows = 0

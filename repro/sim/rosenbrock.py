@@ -2,13 +2,13 @@
 
 f(x, y) = (1 - x)^2 + 100 (y - x^2)^2, started at (-1.2, 1.0). Each step the optimizer sees the true gradient
 plus i.i.d. noise of scale sigma per coordinate: gaussian (std sigma) or cauchy (scale sigma). Every chain
-(hyperparameter cell x seed) is one row of one tensor, advanced together by repro/optim/batched.py.
+(hyperparameter cell x seed) is one row of one tensor, advanced together by repro/sim/batched_adaptive.py.
 """
 from __future__ import annotations
 
 import torch
 
-from repro.optim.batched import BatchedAdaptive
+from repro.sim.batched_adaptive import BatchedAdaptive
 
 START = (-1.2, 1.0)
 NOISES = ("gaussian", "cauchy")

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 pytest.importorskip("ale_py")
-from repro.experiments import laprop_rainbow as lr  # noqa: E402
+from repro.data.reference import reference_root  # noqa: E402
+from repro.experiments.laprop import rainbow as lr  # noqa: E402
 from repro.rl.rainbow import Interrupted  # noqa: E402
 from repro.runner.context import RunContext  # noqa: E402
 
@@ -21,10 +22,9 @@ def _frame(rows):
 
 
 @pytest.mark.slow
-def test_a_stopped_run_resumes_to_exactly_the_uninterrupted_rows(tmp_path, monkeypatch):
+def test_a_stopped_run_resumes_to_exactly_the_uninterrupted_rows(tmp_path):
     stop = 333   # between two regular checkpoints (250, 500): saved on stopping, mid-interval statistics included
-    monkeypatch.setenv("REPRO_CHECKPOINTS", str(tmp_path / "ck"))
-    ctx = RunContext(seed=0, scale="tiny")
+    ctx = RunContext(seed=0, scale="tiny", checkpoint_dir=tmp_path / "ck")
     straight = list(lr.rainbow(dict(SMALL), ctx))
     assert not list((tmp_path / "ck").glob("*.pt")), "a completed run removes its checkpoint"
 
@@ -34,7 +34,7 @@ def test_a_stopped_run_resumes_to_exactly_the_uninterrupted_rows(tmp_path, monke
         for row in lr.rainbow(p, ctx):
             first.append(row)
     [ck] = (tmp_path / "ck").glob("*.pt")
-    assert ck == lr.checkpoint_path(SMALL, ctx.seed_for("rainbow"))   # run-only keys are not in the hash
+    assert ck == lr.rainbow_checkpoint(SMALL, ctx)   # run-only keys are not in the hash
     assert len(first) < len(straight)
     resumed = list(lr.rainbow(dict(SMALL), ctx))
     a, b = _frame(straight), _frame(resumed)
@@ -45,13 +45,14 @@ def test_a_stopped_run_resumes_to_exactly_the_uninterrupted_rows(tmp_path, monke
     assert np.isfinite(a.loc[a.metric == "loss", "value"]).all()
 
 
-def test_another_seed_or_optimizer_gets_another_checkpoint_and_changes_the_run(monkeypatch, tmp_path):
-    monkeypatch.setenv("REPRO_CHECKPOINTS", str(tmp_path))
-    base = lr.checkpoint_path(SMALL, 1)
+def test_another_seed_or_optimizer_gets_another_checkpoint_and_changes_the_run(tmp_path):
+    ctx = RunContext(seed=1, checkpoint_dir=tmp_path)
+    base = lr.rainbow_checkpoint(SMALL, ctx)
     assert base.parent == tmp_path
-    assert lr.checkpoint_path(SMALL, 2) != base
-    assert lr.checkpoint_path(dict(SMALL, optimizer="adam"), 1) != base
-    assert lr.checkpoint_path(dict(SMALL, max_wall_s=5, keep_checkpoint=True), 1) == base
+    assert lr.rainbow_checkpoint(SMALL, RunContext(seed=2, checkpoint_dir=tmp_path)) != base
+    assert lr.rainbow_checkpoint(dict(SMALL, optimizer="adam"), ctx) != base
+    assert lr.rainbow_checkpoint(dict(SMALL, max_wall_s=5, keep_checkpoint=True), ctx) == base
+    assert lr.rainbow_checkpoint(SMALL, RunContext(seed=1)) is None   # no checkpoint directory: no resume
 
 
 def test_unknown_params_are_rejected():
@@ -74,12 +75,12 @@ def test_reference_loader_honours_the_override(monkeypatch, tmp_path):
     pd.DataFrame({"game": ["Breakout"], "optimizer": ["adam"], "agent_steps": [200000], "eval_score_mean": [1.5],
                   "eval_score_std": [0.5]}).to_csv(tmp_path / "laprop" / "rainbow_breakout_eval.csv", index=False)
     monkeypatch.setenv("REPRO_REFERENCE", str(tmp_path))
-    assert lr.reference_path() == tmp_path / "laprop" / "rainbow_breakout_eval.csv"
+    assert reference_root() / "laprop" == tmp_path / "laprop"
     rows = list(lr.reference_rainbow({}, RunContext(seed=None)))
     assert [(r["metric"], r["value"], r["step"]) for r in rows] == [("eval_score_mean", 1.5, 200000),
                                                                     ("eval_score_std", 0.5, 200000)]
     monkeypatch.delenv("REPRO_REFERENCE")
-    assert lr.reference_path().exists()
+    assert (reference_root() / "laprop" / "rainbow_breakout_eval.csv").exists()
 
 
 def test_sem_rows_are_the_standard_error_of_the_games():

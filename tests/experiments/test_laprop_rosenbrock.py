@@ -2,7 +2,7 @@
 import numpy as np
 import pandas as pd
 
-from repro.experiments.laprop import rosenbrock
+from repro.experiments.laprop.rosenbrock import rosenbrock
 from repro.runner.context import RunContext
 
 

@@ -9,7 +9,7 @@ import torch
 from repro.data import iwslt, text_lm
 from repro.data.download import DataMissing
 from repro.experiments import registry
-from repro.experiments.laprop_transformer import poly_lr
+from repro.experiments.laprop.transformer import poly_lr
 from repro.runner.compose import load_spec
 from repro.runner.context import RunContext
 from repro.runner.figures import index

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from repro.rl import rainbow
+from repro.train.checkpoint import save_checkpoint
 
 
 def test_checkpoint_contents_load_with_weights_only(tmp_path):
@@ -16,7 +17,7 @@ def test_checkpoint_contents_load_with_weights_only(tmp_path):
             "replay": {"obs": torch.zeros(2, 4), "pos": 2}, "noise_gen": torch.Generator().get_state(),
             "f32": np.arange(3, dtype=np.float32)}
     path = str(tmp_path / "ck.pt")
-    rainbow._save(path, blob)
+    save_checkpoint(path, blob)
     ck = rainbow._load(path)
     assert ck["seed"] == 3 and ck["obs"].shape == (4, 84, 84) and ck["events"] == [("eval", 5, [1.0])]
     assert ck["f32"].dtype == np.float32

@@ -144,3 +144,20 @@ def test_a_panel_level_kind_reaches_every_series_that_does_not_override_it():
     sim = [r for r in runs if r.series == "sim"]
     assert [(r.kind, r.seed) for r in curve] == [("theory", None)]
     assert [(r.kind, r.seed) for r in sim] == [("experiment", 0), ("experiment", 1), ("experiment", 2)]
+
+
+def test_the_runner_gives_each_run_the_stores_checkpoint_directory(toy_root, tmp_path):
+    """ctx.checkpoint_dir comes from the task (runs_dir/_checkpoints), not from the environment."""
+    from types import SimpleNamespace
+
+    from repro.runner.dispatch import make_task
+    from repro.runner.worker import run_one
+
+    spec = {"paper": "toy", "fig": "1", "panel": "quad", "series": "s", "kind": "experiment",
+            "experiment": "toy.checkpoint_dir", "params": {}, "swept": {}, "seed": 0, "data": "synthetic",
+            "run_key": "k", "cost": 1}
+    run = SimpleNamespace(paper="toy", fig="1", run_key="k", to_json=lambda: spec)
+    task = make_task(run, {"runs_dir": str(tmp_path / "store")}, "tiny", "cpu", {})
+    assert run_one(task)["status"] == "done"
+    row = pd.read_csv(tmp_path / "store" / "toy" / "fig1" / "k" / "metrics.csv").iloc[0]
+    assert row["value"] == 1.0 and row["where"] == str((tmp_path / "store" / "_checkpoints").resolve())

@@ -42,3 +42,10 @@ def where_am_i(p, ctx):
 @experiment("toy.where_am_i_any", device="any")
 def where_am_i_any(p, ctx):
     yield {"metric": "on_cuda", "value": float(ctx.device.type == "cuda")}
+
+
+@experiment("toy.checkpoint_dir")
+def checkpoint_dir(p, ctx):
+    """Reports where the runner told the run to keep its checkpoints."""
+    yield {"metric": "has_checkpoint_dir", "value": float(ctx.checkpoint_dir is not None),
+           "where": str(ctx.checkpoint_dir)}

@@ -1,5 +1,5 @@
 """Closed forms of repro.theory.laprop against the catalog (laprop.md, "Derived properties", fig=1) and against
-the real optimizers driven by repro.optim.probe."""
+the real optimizers driven by repro.sim.single_impulse."""
 import math
 
 import numpy as np
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from repro.optim import Adam, LaProp
-from repro.optim.probe import simulate_single_impulse, simulate_single_impulse_grid
+from repro.sim.single_impulse import simulate_single_impulse, simulate_single_impulse_grid
 from repro.theory.laprop import (
     adam_single_impulse_steps,
     adam_step_bound,

@@ -8,8 +8,8 @@ Rows (columns game, optimizer, agent_steps as in the reference CSV; step = agent
   steps_done, steps_target                        at the end of the run (the run completed)
 
 Checkpoint and resume (full runs take days): the run saves its whole state every `checkpoint_every` agent steps to
-  $REPRO_CHECKPOINTS (default $REPRO_RUNS/_checkpoints, else runs/_checkpoints, relative to the working directory)
-  / laprop.rainbow-<hash of code version, params, seed>.pt
+  <ctx.checkpoint_dir>/laprop.rainbow-<hash of code version, params, seed>.pt
+(ctx.checkpoint_dir is the run store's _checkpoints/; repro/train/checkpoint.py; without one the run cannot resume)
 and a rerun of the same run (e.g. `repro run` after the worker was killed) resumes from it and yields exactly the
 rows of an uninterrupted run. The file is removed when the run completes (`keep_checkpoint: true` keeps it).
 `stop_after_steps` / `max_wall_s` stop a run on purpose after a checkpoint (the run then fails with a message
@@ -17,40 +17,22 @@ saying so; rerun to resume); they are not part of the hash.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import os
 from dataclasses import fields
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from repro.experiments.registry import experiment
+from repro.train.checkpoint import checkpoint_path
 
 VERSION = 1
 RUN_ONLY = {"stop_after_steps", "max_wall_s", "keep_checkpoint", "game"}   # not part of the checkpoint hash
 REFERENCE = "rainbow_breakout_eval.csv"
 
 
-def reference_path(name: str = REFERENCE) -> Path:
-    """$REPRO_REFERENCE/laprop/<name> if set, else <repo root>/../shared/reference/laprop/<name>."""
-    root = os.environ.get("REPRO_REFERENCE")
-    if root:
-        return Path(root) / "laprop" / name
-    import repro
-    return Path(repro.__file__).resolve().parents[2] / "shared" / "reference" / "laprop" / name
-
-
 def load_reference(name: str = REFERENCE) -> pd.DataFrame:
-    try:   # a shared loader, when the project has one
-        from repro.data.reference import load_laprop_reference
-    except ImportError:
-        path = reference_path(name)
-        if not path.exists():
-            raise FileNotFoundError(f"reference CSV missing: put {name} at {path} (or set REPRO_REFERENCE)") from None
-        return pd.read_csv(path)
+    from repro.data.reference import load_laprop_reference
     return load_laprop_reference(name)
 
 
@@ -63,12 +45,12 @@ def rainbow_args(p: dict):
     return RainbowArgs(**{k: v for k, v in p.items() if k in names})
 
 
-def checkpoint_path(p: dict, seed: int) -> Path:
-    blob = json.dumps({"experiment": "laprop.rainbow", "version": VERSION, "seed": seed,
-                       "params": {k: v for k, v in p.items() if k not in RUN_ONLY}}, sort_keys=True, default=str)
-    key = hashlib.blake2b(blob.encode(), digest_size=8).hexdigest()
-    root = os.environ.get("REPRO_CHECKPOINTS") or Path(os.environ.get("REPRO_RUNS", "runs")) / "_checkpoints"
-    return Path(root) / f"laprop.rainbow-{key}.pt"
+def rainbow_checkpoint(p: dict, ctx):
+    """The run's checkpoint file under ctx.checkpoint_dir (None without one): named by the code version, the seed
+    and the params that shape the run (not the run-only keys, so a stopped run resumes with other stop settings)."""
+    identity = {"version": VERSION, "seed": ctx.seed_for("rainbow"),
+                "params": {k: v for k, v in p.items() if k not in RUN_ONLY}}
+    return checkpoint_path(ctx, "laprop.rainbow", identity)
 
 
 def _rows(event, cols):
@@ -100,14 +82,14 @@ def rainbow(p, ctx):
     from repro.rl.rainbow import train
     args = rainbow_args(p)
     seed = ctx.seed_for("rainbow")
-    ckpt = checkpoint_path(p, seed)
+    ckpt = rainbow_checkpoint(p, ctx)
     cols = {"game": p.get("game", "Breakout"), "optimizer": args.optimizer}
-    for event in train(args, seed=seed, device=ctx.device, checkpoint=str(ckpt),
+    for event in train(args, seed=seed, device=ctx.device, checkpoint=None if ckpt is None else str(ckpt),
                        stop_after_steps=p.get("stop_after_steps"), max_wall_s=p.get("max_wall_s")):
         yield from _rows(event, cols)
     yield {"metric": "steps_target", "value": float(args.total_steps), "step": args.total_steps,
            "agent_steps": args.total_steps, **cols}
-    if not p.get("keep_checkpoint") and ckpt.exists():
+    if not p.get("keep_checkpoint") and ckpt is not None and ckpt.exists():
         ckpt.unlink()
 
 

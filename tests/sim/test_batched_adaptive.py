@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from repro.optim import make_optimizer
-from repro.optim.batched import BatchedAdaptive
+from repro.sim.batched_adaptive import BatchedAdaptive
 
 
 @pytest.mark.parametrize("name", ["adam", "amsgrad", "laprop"])

@@ -3,7 +3,7 @@ coordinate at constant lr and record |dx_t| for t = 1..T.
 
 `simulate_single_impulse` drives the real optimizer classes of repro.optim, so it tests them against the closed
 forms of repro.theory.laprop. `simulate_single_impulse_grid` runs a whole (mu, nu) grid as one batched tensor.
-torch optimizers take one (beta1, beta2) per parameter group, so it uses repro.optim.batched (the recursions of
+torch optimizers take one (beta1, beta2) per parameter group, so it uses repro.sim.batched_adaptive (the recursions of
 repro.optim.adam, default eps placement, and repro.optim.laprop with per-cell betas); the tests check it against
 the per-cell optimizer runs.
 """
@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from repro.optim import make_optimizer
-from repro.optim.batched import BatchedAdaptive
+from repro.sim.batched_adaptive import BatchedAdaptive
 
 PROBED_OPTIMIZERS = ("adam", "amsgrad", "laprop")
 
@@ -40,7 +40,7 @@ def simulate_single_impulse(optimizer_name: str, mu: float, nu: float, T: int, l
 def simulate_single_impulse_grid(optimizer_name: str, mus, nus, T: int, lr: float = 1.0, G: float = 1.0,
                                  eps: float = 1e-8, dtype: torch.dtype = torch.float64) -> np.ndarray:
     """|dx_t| for every (mu, nu) cell: array of shape (len(mus), len(nus), T), all cells as one tensor through
-    repro.optim.batched (the recursions of the optimizer classes with per-cell betas)."""
+    repro.sim.batched_adaptive (the recursions of the optimizer classes with per-cell betas)."""
     _check_name(optimizer_name)
     mu = torch.as_tensor(mus, dtype=dtype)[:, None]
     nu = torch.as_tensor(nus, dtype=dtype)[None, :]

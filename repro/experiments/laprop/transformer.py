@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from repro.experiments.registry import experiment
 from repro.optim import make_optimizer
 from repro.optim.fused import fused_pays_on
+from repro.train import endless_batches, fit
 
 LN2 = math.log(2.0)
 
@@ -56,26 +57,20 @@ def _optimizer(p, params):
     return make_optimizer(name, params, **kw)
 
 
-def _train(p, ctx, model, opt, update_fn):
-    """The update loop shared by both figures: update_fn(update) -> loss of that update (a 0-d tensor, gradients
-    accumulated in .grad, already normalised); yields the window rows."""
+def _train(p, ctx, model, opt, loss_fn):
+    """The update loop shared by both figures: loss_fn(update) gives the loss of that update (or yields the losses
+    of its micro-batches), normalised; yields the window rows."""
     cols = _cols(p)
     warmup_updates = p["warmup_updates"] if p["warmup"] else 0
     max_update = min(p["max_update"], p.get("max_steps") or p["max_update"])
     window = p["window"]
     first_below = {float(b): math.nan for b in p.get("thresholds", [])}
     loss_sum, grad_max, n = 0.0, 0.0, 0
-    params = [q for q in model.parameters() if q.requires_grad]
-    for update in ctx.progress(range(1, max_update + 1), total=max_update, desc="updates"):
-        lr = poly_lr(update, p["lr"], warmup_updates, p["total_num_update"])
-        for group in opt.param_groups:
-            group["lr"] = lr
-        opt.zero_grad(set_to_none=True)
-        loss = update_fn(update)
-        grad_norm = torch.nn.utils.clip_grad_norm_(params, float("inf"))   # --clip-norm 0: measure only
-        opt.step()
-        loss_sum += loss.item()
-        grad_max = max(grad_max, grad_norm.item())
+
+    def on_step(state, update):
+        nonlocal loss_sum, grad_max, n
+        loss_sum += state.loss.item()
+        grad_max = max(grad_max, state.grad_norm.item())
         n += 1
         if update % window == 0 or update == max_update:
             value = loss_sum / n
@@ -85,8 +80,12 @@ def _train(p, ctx, model, opt, update_fn):
             for b in first_below:
                 if math.isnan(first_below[b]) and value < b:
                     first_below[b] = float(update)
-            if not math.isfinite(value):
-                break
+            state.stop = not math.isfinite(value)
+
+    yield from fit(opt, loss_fn, lambda epoch: ctx.progress(range(1, max_update + 1), total=max_update, desc="updates"),
+                   ctx=ctx, clip_norm=math.inf,   # --clip-norm 0: the norm is measured, never clipped
+                   lr_at=lambda update: poly_lr(update, p["lr"], warmup_updates, p["total_num_update"]),
+                   on_step=on_step)
     yield from _crossing_rows(first_below, cols)
 
 
@@ -94,10 +93,6 @@ def _crossing_rows(first_below: dict, cols: dict):
     """Summary rows: the update of the first window whose mean loss is below each threshold (NaN: never)."""
     for b, update in first_below.items():
         yield {"metric": "first_update_below", "value": update, "threshold": b, **cols}
-
-
-def _cpu_generator(ctx, name: str) -> torch.Generator:
-    return torch.Generator().manual_seed(ctx.seed_for(name))
 
 
 @experiment("laprop.iwslt", device="any")
@@ -110,33 +105,30 @@ def iwslt(p, ctx):
     from repro.nn.transformer import Seq2Seq, TransformerConfig
 
     device = ctx.device
-    src, tgt, src_vocab, tgt_vocab, data = translation_task(p, ctx.data_dir, _cpu_generator(ctx, "data_set"))
+    src, tgt, src_vocab, tgt_vocab, data = translation_task(p, ctx.data_dir, ctx.cpu_generator("data_set"))
     cfg = TransformerConfig(layers=p["layers"], d_model=p["d_model"], heads=p["heads"], ffn=p["ffn"],
                             dropout=p["dropout"], activation="relu")
     torch.manual_seed(ctx.seed_for("init"))   # nn.Linear / nn.Embedding init draws from the global generator
     model = Seq2Seq(src_vocab, tgt_vocab, cfg, pad=PAD).to(device)
     model.train()
     opt = _optimizer(p, model.parameters())
-    order_gen, drop_seed = _cpu_generator(ctx, "data"), ctx.seed_for("dropout")
+    order_gen, drop_seed = ctx.cpu_generator("data"), ctx.seed_for("dropout")
     src_lens = [len(s) for s in src]
     tgt_lens = [len(t) for t in tgt]
     torch.manual_seed(drop_seed)
     batches: list = []
 
-    def update_fn(update):
+    def loss_fn(update):
         nonlocal batches
         if not batches:
             batches = token_batches(src_lens, tgt_lens, p["max_tokens"], order_gen)
         idx = batches.pop().tolist()
         s, prev, t = (x.to(device) for x in collate([src[i] for i in idx], [tgt[i] for i in idx]))
-        with ctx.autocast():
-            logits = model(s, prev)
-        loss = F.cross_entropy(logits.float().flatten(0, 1), t.flatten(), ignore_index=PAD,
+        logits = model(s, prev)
+        return F.cross_entropy(logits.float().flatten(0, 1), t.flatten(), ignore_index=PAD,
                                label_smoothing=p["label_smoothing"]) / LN2
-        loss.backward()
-        return loss.detach()
 
-    for row in _train(p, ctx, model, opt, update_fn):
+    for row in _train(p, ctx, model, opt, loss_fn):
         yield {**row, "data": data}
 
 
@@ -157,7 +149,7 @@ def roberta(p, ctx):
                                          max_lines=p.get("max_lines"))
         vocab_size, data = len(vocab), "real"
     elif p["dataset"] == "zipf":
-        blocks = synthetic_zipf(p["n_train"], p["tokens_per_sample"], p["vocab_size"], _cpu_generator(ctx, "data_set"))
+        blocks = synthetic_zipf(p["n_train"], p["tokens_per_sample"], p["vocab_size"], ctx.cpu_generator("data_set"))
         vocab_size, data = p["vocab_size"], "synthetic"
     else:
         raise ValueError(f"unknown dataset {p['dataset']!r}; choose wikitext or zipf")
@@ -169,31 +161,25 @@ def roberta(p, ctx):
     model = MaskedLM(vocab_size, cfg, pad=PAD).to(device)
     model.train()
     opt = _optimizer(p, model.parameters())
-    order_gen, mask_gen = _cpu_generator(ctx, "data"), _cpu_generator(ctx, "mask")
+    mask_gen = ctx.cpu_generator("mask")
+    # batch_size blocks at a time, a new random order when fewer remain (the rest of an epoch is skipped)
+    block_batches = endless_batches(len(blocks), p["batch_size"], ctx.cpu_generator("data"), drop_last=True)
     torch.manual_seed(ctx.seed_for("dropout"))
-    order: list = []
 
-    def update_fn(update):
-        nonlocal order
+    def loss_fn(update):
+        """The masked-token loss of each of the update's micro-batches (gradient accumulation): the orders and masks
+        of all of them are drawn first, to know the update's masked-token count."""
         micro = []
         for _ in range(p["update_freq"]):
-            if len(order) < p["batch_size"]:
-                order = torch.randperm(len(blocks), generator=order_gen).tolist()
-            idx, order = order[: p["batch_size"]], order[p["batch_size"]:]
-            tokens = blocks[idx].long()
+            tokens = blocks[next(block_batches)].long()
             micro.append((*mask_tokens(tokens, vocab_size, mask_id, mask_gen), tokens))
         n_masked = sum(int(m.sum()) for _, m, _ in micro)
-        total = torch.zeros((), device=device)
         for inputs, target, tokens in micro:
             inputs, target, tokens = inputs.to(device), target.to(device), tokens.to(device)
-            with ctx.autocast():
-                logits = model(inputs, only=target)
-            loss = F.cross_entropy(logits.float(), tokens[target], reduction="sum") / (n_masked * LN2)
-            loss.backward()
-            total += loss.detach()
-        return total
+            logits = model(inputs, only=target)
+            yield F.cross_entropy(logits.float(), tokens[target], reduction="sum") / (n_masked * LN2)
 
-    for row in _train(p, ctx, model, opt, update_fn):
+    for row in _train(p, ctx, model, opt, loss_fn):
         yield {**row, "data": data}
 
 
