@@ -7,14 +7,16 @@ same process. Uses the real conf/ (every figure config) with runs and results in
 Targets: `repro list` and `repro status` <= 1.0 s; `repro run paper=laprop fig=1 scale=tiny` whose runs are done
 and whose CSV, plot and claims are up to date <= 1.5 s; `repro run ... --cfg` <= 1.5 s.
 
-Measured on the 2-core development machine (under load from other work), CPU seconds, median of 5:
+Each command is run once unmeasured first (the config index and experiment-version caches under XDG_CACHE_HOME,
+here a temporary folder, are then warm, as they are after any first command). Measured on the 2-core development
+machine under load from other work, CPU seconds, median of 5:
 
-                                   before (e485e3e)   after
-    python -c pass                      0.024          0.024
-    repro list                          2.19           see below
-    repro status                        2.15
-    repro run (all done)                7.08
-    repro run --cfg                     2.86
+                                   before (e485e3e)   after (issue 16)
+    python -c pass                      0.040          0.050
+    repro list                          2.49           0.12
+    repro status                        2.35           0.11
+    repro run (all done)                9.55           0.57   ("laprop fig 1: up to date [tiny]: ...")
+    repro run --cfg                     2.79           0.54
 """
 from __future__ import annotations
 

@@ -49,15 +49,16 @@ def _versions() -> dict[str, int]:
     them, so a command that runs nothing does not import every experiment module (and torch) to learn them."""
     files = _experiment_sources()
     key = None if files is None else (os.environ.get("REPRO_PLUGINS", ""), cache.files_digest(files))
-    stored = cache.load("versions")
-    if key is not None and stored.get("key") == key:
-        return stored["versions"]
+    stored = cache.load("versions")   # {key: versions}: a few checkouts (worktrees) share the cache
+    if key is not None and isinstance(stored.get(key), dict):
+        return stored[key]
     from repro.experiments import registry
 
     registry.load_all()
     versions = {n: getattr(fn, "code_version", 1) for n, fn in registry.EXPERIMENTS.items()}
     if key is not None:
-        cache.save("versions", {"key": key, "versions": versions})
+        kept = list(stored.items())[-7:]
+        cache.save("versions", {**dict(kept), key: versions})
     return versions
 
 
