@@ -19,9 +19,25 @@ from __future__ import annotations
 import ast
 import functools
 import operator
+import sys
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def _is_series(x) -> bool:
+    """x is a pandas Series (without importing pandas, which a config check does not need: ~0.5 s)."""
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and isinstance(x, pandas.Series)
+
+
+def _isna(x):
+    import pandas as pd
+
+    return pd.isna(x)
 
 
 class ExprError(ValueError):
@@ -30,9 +46,11 @@ class ExprError(ValueError):
 
 def _agg(name):
     def f(x):
-        if isinstance(x, pd.Series):
+        if _is_series(x):
             return {"first": lambda s: s.iloc[0], "last": lambda s: s.iloc[-1]}.get(name, lambda s: s.agg(name))(x)
         if isinstance(x, np.ndarray):
+            import pandas as pd
+
             return pd.Series(x).agg(name) if name not in ("first", "last") else x[0 if name == "first" else -1]
         return x
     return f
@@ -48,7 +66,7 @@ def _minmax(np_elementwise, name):
 
 FUNCTIONS = {
     "abs": np.abs, "sqrt": np.sqrt, "log": np.log, "log10": np.log10, "log2": np.log2, "exp": np.exp,
-    "isnan": pd.isna, "isfinite": np.isfinite,
+    "isnan": _isna, "isfinite": np.isfinite,
     "min": _minmax(np.minimum, "min"), "max": _minmax(np.maximum, "max"),
     **{a: _agg(a) for a in ("mean", "median", "sum", "std", "var", "count", "first", "last")},
 }
@@ -111,7 +129,7 @@ def names(text: str) -> set[str]:
 
 
 def _vector(x) -> bool:
-    return isinstance(x, (pd.Series, np.ndarray))
+    return isinstance(x, np.ndarray) or _is_series(x)
 
 
 def _and(a, b):
@@ -127,7 +145,7 @@ def _not(a):
 
 
 def _in(a, values):
-    if isinstance(a, pd.Series):
+    if _is_series(a):
         return a.isin(values)
     if isinstance(a, np.ndarray):
         return np.isin(a, values)
@@ -203,6 +221,8 @@ def evaluate(text: str, env: dict):
 
 def evaluate_frame(text: str, frame: pd.DataFrame, extra: dict | None = None) -> pd.Series:
     """Evaluate over a frame's columns (and `extra` names); the result as a Series aligned with the frame."""
+    import pandas as pd
+
     out = _eval(parse(text), _FrameEnv(frame, extra))
     if isinstance(out, pd.Series):
         return out

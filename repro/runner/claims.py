@@ -22,11 +22,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from repro import expr
+
+if TYPE_CHECKING:   # pandas is imported where a claim is evaluated: reading outcomes back must stay fast
+    import pandas as pd
 
 AGGS = {"mean", "median", "max", "min", "first", "last", "count", "std", "var", "sum"}
 LABEL_COLS = {"paper", "fig", "panel", "series", "kind", "scale", "data", "seed", "run_key", "step", "metric",
@@ -60,6 +63,8 @@ def mark(r: "ClaimResult") -> str:
 
 def _on_device(pdf: pd.DataFrame, c: dict) -> tuple[pd.DataFrame, str | None]:
     """The panel's rows for a claim with `device:` (see the module doc): (rows, None), or (_, why not evaluated)."""
+    import pandas as pd
+
     want = [str(d) for d in (c["device"] if isinstance(c["device"], list) else [c["device"]])]
     dev = pdf["device"].astype(str).str.split(":").str[0] if "device" in pdf.columns else pd.Series("nan", pdf.index)
     known = pdf["device"].notna() if "device" in pdf.columns else pd.Series(False, pdf.index)
@@ -105,6 +110,8 @@ def select(df: pd.DataFrame, sel: dict) -> pd.DataFrame:
 
 
 def _aggregate(df: pd.DataFrame, on: list[str], agg: str) -> pd.DataFrame:
+    import pandas as pd
+
     if agg not in AGGS:
         raise ValueError(f"unknown agg {agg!r}; choose one of {sorted(AGGS)}")
     if not on:
@@ -122,6 +129,8 @@ def _fmt(x) -> str:
 
 
 def evaluate_claim(df: pd.DataFrame, claim: dict, panel: str, scale: str) -> ClaimResult:
+    import pandas as pd
+
     c = at_scale(claim, scale)
     cid, text, gate = c.get("id", "?"), c.get("text", ""), bool(c.get("gate", True))
     if scale not in c.get("scales", ["tiny", "full"]) or c.get("test") is None and c.get("type") != "monotone":

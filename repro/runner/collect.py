@@ -14,16 +14,12 @@ import numpy as np
 import pandas as pd
 
 from repro.runner.compose import FigureSpec
+from repro.runner.spec import results_path  # noqa: F401  (re-exported)
 from repro.runner.store import atomic_write, run_dir, verify_run
 from repro.runner.sweep import RunSpec
 
 FIXED = ["paper", "fig", "panel", "series", "kind", "scale", "data", "seed", "run_key", "step", "metric", "value",
          "diverged", "precision"]
-
-
-def results_path(results_dir, paper: str, fig: str, scale: str, ext: str = "csv") -> Path:
-    suffix = "" if scale == "full" else f"_{scale}"
-    return Path(results_dir) / paper / f"fig{fig}{suffix}.{ext}"
 
 
 def _mark_diverged(df: pd.DataFrame, curve_cols: list[str]) -> pd.Series:

@@ -6,9 +6,6 @@ and the user's overrides of panel keys are applied once more on top, so `panels.
 """
 from __future__ import annotations
 
-import copy
-import hashlib
-import json
 import os
 import shutil
 import sys
@@ -19,6 +16,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from repro.runner.figures import FigureEntry, UserError, conf_dir, project_root
+from repro.runner.spec import deep_merge, resolve_panels, spec_hash  # noqa: F401  (re-exported)
 
 SCALES = ("tiny", "full")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -42,34 +40,6 @@ class FigureSpec:
     @property
     def name(self) -> str:
         return f"fig{self.fig}"
-
-
-def deep_merge(base: dict, over: dict) -> dict:
-    out = copy.deepcopy(base)
-    for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = deep_merge(out[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
-
-
-def resolve_panels(figure: dict, scale: str) -> dict:
-    """Apply the scale profile of every panel. Also used by `repro list` on the raw YAML (no Hydra)."""
-    panels = {}
-    for alias, panel in figure["panels"].items():
-        profiles = panel.get("scales") or {}
-        base = {k: v for k, v in panel.items() if k != "scales"}
-        panels[alias] = deep_merge(base, profiles.get(scale) or {})
-        panels[alias].setdefault("provenance", "reconstructed")
-        panels[alias]["cost"] = (profiles.get(scale) or {}).get("cost", panel.get("cost", "?"))
-    return panels
-
-
-def spec_hash(panels: dict) -> str:
-    semantic = {a: {k: v for k, v in p.items() if k not in ("title", "plot", "claims", "cost", "notes")}
-                for a, p in panels.items()}
-    return hashlib.sha1(json.dumps(semantic, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 def _type_name(v) -> str:

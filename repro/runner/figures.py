@@ -1,7 +1,11 @@
 """The figure index: which papers and figures exist, read straight from conf/<paper>/fig<N>.yaml.
 
-`repro list` and alias resolution use this (plain OmegaConf loads, no Hydra: it must stay fast); `repro run`
-composes the chosen file through Hydra (repro/runner/compose.py).
+`repro list`, `repro status` and alias resolution use this (no Hydra, no OmegaConf: it must stay fast); `repro run`
+composes the chosen file through Hydra (repro/runner/compose.py). Each file is parsed with PyYAML (libyaml's
+CSafeLoader when available) set up as OmegaConf's own loader is (the same float and timestamp rules, duplicate keys
+refused), so an entry's `meta` equals `OmegaConf.to_container(OmegaConf.load(file), resolve=False)`. Parsed files
+are cached in ~/.cache/repro/index.pkl (XDG_CACHE_HOME moves it), keyed on each file's path, mtime, size and
+content digest, so a command re-parses only the files that changed.
 """
 from __future__ import annotations
 
@@ -10,8 +14,6 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from omegaconf import OmegaConf
 
 PAPERS = ("laprop", "adam_variance", "sgd_fluctuation", "minibatch_noise", "escape_rate", "snake", "gambler",
           "label_smoothing", "volumization", "meta_alignment")
@@ -58,16 +60,81 @@ def index() -> dict[str, list[FigureEntry]]:
 
 
 @functools.lru_cache(maxsize=None)
+def yaml_loader():
+    """A PyYAML loader class that reads YAML as OmegaConf.load does (omegaconf._utils.get_yaml_loader), on libyaml's
+    C parser when PyYAML has it."""
+    import yaml
+
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class Loader(base):  # type: ignore[misc, valid-type]
+        def construct_mapping(self, node, deep=False):
+            keys = set()
+            for key_node, _ in node.value:
+                if key_node.tag != yaml.resolver.BaseResolver.DEFAULT_SCALAR_TAG:
+                    continue
+                if key_node.value in keys:
+                    raise yaml.constructor.ConstructorError("while constructing a mapping", node.start_mark,
+                                                            f"found duplicate key {key_node.value}",
+                                                            key_node.start_mark)
+                keys.add(key_node.value)
+            return super().construct_mapping(node, deep=deep)
+
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"""^(?:
+         [-+]?[0-9]+(?:_[0-9]+)*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?[0-9]+(?:_[0-9]+)*(?:[eE][-+]?[0-9]+)
+        |\.[0-9]+(?:_[0-9]+)*(?:[eE][-+][0-9]+)?
+        |[-+]?[0-9]+(?:_[0-9]+)*(?::[0-5]?[0-9])+\.[0-9_]*
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""", re.X),
+        list("-+0123456789."))
+    Loader.yaml_implicit_resolvers = {k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+                                      for k, v in Loader.yaml_implicit_resolvers.items()}
+    return Loader
+
+
+def read_config(path: Path, text: str | None = None):
+    """A figure file as plain data, equal to OmegaConf.to_container(OmegaConf.load(path), resolve=False)."""
+    import yaml
+
+    data = yaml.load(path.read_text() if text is None else text, Loader=yaml_loader())
+    return {} if data is None else data
+
+
+def _parsed(files: list[Path]) -> dict[Path, dict]:
+    """file -> its parsed config, from the cache where the file's (mtime, size, content digest) is unchanged."""
+    from repro.runner import cache as cache_mod
+
+    cache, dirty, out = cache_mod.load("index"), False, {}
+    for f in files:
+        data = f.read_bytes()
+        key = cache_mod.file_key(f, data)
+        hit = cache.get(str(f))
+        if hit is not None and hit[0] == key:
+            out[f] = hit[1]
+            continue
+        try:
+            cfg = read_config(f, data.decode())
+        except Exception as e:  # a broken file is named in one line, not a parser traceback
+            raise UserError(f"cannot read {f}: {' '.join(str(e).split())}") from None
+        cache[str(f)], dirty, out[f] = (key, cfg), True, cfg
+    if dirty:
+        cache_mod.save("index", cache)
+    return out
+
+
+@functools.lru_cache(maxsize=None)
 def _index(root: str) -> dict[str, list[FigureEntry]]:
     base = Path(root)
     out: dict[str, list[FigureEntry]] = {}
-    for paper_dir in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(("_", "hydra"))):
+    paper_dirs = sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(("_", "hydra")))
+    parsed = _parsed([f for d in paper_dirs for f in d.glob("fig*.yaml")])
+    for paper_dir in paper_dirs:
         entries = []
         for f in paper_dir.glob("fig*.yaml"):
-            try:
-                cfg = OmegaConf.to_container(OmegaConf.load(f), resolve=False)
-            except Exception as e:  # a broken file is named in one line, not a parser traceback
-                raise UserError(f"cannot read {f}: {' '.join(str(e).split())}") from None
+            cfg = parsed[f]
             entries.append(FigureEntry(paper=str(cfg["paper"]), fig=str(cfg["fig"]), file=f,
                                        title=str(cfg.get("title", "")), panels=tuple(cfg.get("panels", {})),
                                        meta=cfg))

@@ -11,8 +11,8 @@ import subprocess
 from pathlib import Path
 
 from repro.runner.claims import not_on_device
-from repro.runner.collect import results_path
 from repro.runner.figures import index, paper_names, project_root
+from repro.runner.spec import results_path
 from repro.runner.status import figure_status
 
 

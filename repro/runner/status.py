@@ -10,8 +10,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from repro.runner.collect import results_path
-from repro.runner.compose import resolve_panels, spec_hash
+from repro.runner.spec import resolve_panels, results_path, spec_hash
 from repro.runner.figures import FigureEntry, index, paper_names, project_root
 
 

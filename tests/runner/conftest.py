@@ -17,6 +17,7 @@ def toy_root(tmp_path, monkeypatch):
     shutil.copytree(HERE / "toyconf" / "toy", tmp_path / "conf" / "toy")
     monkeypatch.setenv("REPRO_ROOT", str(tmp_path))
     monkeypatch.setenv("REPRO_PLUGINS", "toy_experiments")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))   # the index and version caches, per test
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HERE), str(REPO), os.environ.get("PYTHONPATH", "")]))
     monkeypatch.syspath_prepend(str(HERE))
     monkeypatch.chdir(tmp_path)
