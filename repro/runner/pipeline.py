@@ -28,11 +28,11 @@ REPRO = Path(__file__).resolve().parents[1]
 
 
 def _experiment_sources() -> list[Path] | None:
-    """The files whose decorators declare the experiments' code versions: repro/experiments/*.py and the modules
+    """The files whose decorators declare the experiments' code versions: repro/experiments/**/*.py and the modules
     named in REPRO_PLUGINS (None when a plugin cannot be located without importing it)."""
     import importlib.util
 
-    files = sorted((REPRO / "experiments").glob("*.py"))
+    files = sorted((REPRO / "experiments").rglob("*.py"))   # packages too (repro/experiments/<paper>/*.py)
     for name in filter(None, os.environ.get("REPRO_PLUGINS", "").split(",")):
         try:
             found = importlib.util.find_spec(name.strip())

@@ -143,3 +143,12 @@ def test_up_to_date_figure_keeps_its_exit_status(toy_root, capsys):
     assert main(["run", "paper=toy", "fig=1"]) == 1   # up to date: the same outcome, read back
     captured = capsys.readouterr()
     assert "up to date" in captured.out and "gating claim(s) failed: quad/matches_theory" in captured.err
+
+
+def test_the_version_cache_watches_every_experiment_module_packages_included():
+    """A version bump in a paper package's module (repro/experiments/snake/series.py) must change the digest under
+    which the experiments' code versions are cached, or a rerun would reuse runs of the old code."""
+    from repro.runner import pipeline
+
+    files = {p.relative_to(pipeline.REPRO).as_posix() for p in pipeline._experiment_sources()}
+    assert {"experiments/snake/series.py", "experiments/laprop/networks.py", "experiments/escape_rate.py"} <= files
