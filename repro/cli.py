@@ -158,11 +158,14 @@ def cmd_check(args: list[str]) -> int:
     bad = len(claims.gating_failures(res))
     reported = sum(r.passed is False and not r.gate for r in res)
     na = sum(claims.not_on_device(r.passed, r.detail) for r in res)
+    not_run = sorted({r.panel for r in res if claims.panel_not_run(r.passed, r.detail)})
+    unrun = sum(claims.panel_not_run(r.passed, r.detail) for r in res)
     print(f"claims passed {sum(r.passed is True for r in res)}; gating failures {bad}; "
-          f"reported-only failures {reported}; not evaluated {sum(r.passed is None for r in res) - na}"
+          f"reported-only failures {reported}; not evaluated {sum(r.passed is None for r in res) - na - unrun}"
           + (f"; not evaluated on this device {na}" if na else "")
+          + (f"; panels without results {len(not_run)} ({', '.join(not_run)})" if not_run else "")
           + (f"; figures without results {missing}" if missing else ""))
-    return 1 if bad or missing else 0
+    return 1 if bad or missing or not_run else 0
 
 
 def cmd_list(args: list[str]) -> int:

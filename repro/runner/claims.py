@@ -49,15 +49,25 @@ class ClaimResult:
 NOT_ON_DEVICE = "not evaluated on this device"
 
 
+NOT_RUN = "not evaluated: the panel has no rows in the CSV"
+
+
 def not_on_device(passed, detail) -> bool:
     """True for a result that a `device:` claim left unevaluated because its rows were measured elsewhere."""
     return passed is None and str(detail).startswith(NOT_ON_DEVICE)
 
 
+def panel_not_run(passed, detail) -> bool:
+    """True for a claim of a panel that has no rows at all in the figure's CSV: the panel was not run at this scale
+    (its data are not on this machine, say) while the figure's other panels were. Like a figure without results it is
+    neither pass nor fail, and `repro check` counts it and exits non-zero."""
+    return passed is None and str(detail).startswith(NOT_RUN)
+
+
 def mark(r: "ClaimResult") -> str:
     """The outcome as `repro check` prints it: PASS, FAIL, fail (not gating), SKIP (scale) or N/A (device)."""
     if r.passed is None:
-        return "N/A" if not_on_device(r.passed, r.detail) else "SKIP"
+        return "N/A" if not_on_device(r.passed, r.detail) else "NOT RUN" if panel_not_run(r.passed, r.detail) else "SKIP"
     return "PASS" if r.passed else ("FAIL" if r.gate else "fail (not gating)")
 
 
@@ -203,8 +213,14 @@ def _describe(frame: pd.DataFrame, ok: np.ndarray, on: list[str], passed: bool) 
 
 def evaluate(df: pd.DataFrame, panels: dict, scale: str) -> list[ClaimResult]:
     out = []
+    ran = set(df["panel"].astype(str)) if "panel" in df.columns else set()
     for alias, panel in panels.items():
         for claim in panel.get("claims") or []:
+            if alias not in ran:
+                c = at_scale(claim, scale)
+                out.append(ClaimResult(alias, c.get("id", "?"), c.get("text", ""), bool(c.get("gate", True)), None,
+                                       f"{NOT_RUN} (not run at scale={scale})"))
+                continue
             out.append(evaluate_claim(df, claim, alias, scale))
     return out
 

@@ -10,7 +10,7 @@ import csv
 import subprocess
 from pathlib import Path
 
-from repro.runner.claims import not_on_device
+from repro.runner.claims import not_on_device, panel_not_run
 from repro.runner.figures import index, paper_names, project_root
 from repro.runner.spec import results_path
 from repro.runner.status import figure_status
@@ -69,6 +69,8 @@ def write_report() -> str:
                         outcome = {"True": "pass", "False": "FAIL", "": "skip"}.get(r["passed"], r["passed"])
                         if r["passed"] == "" and not_on_device(None, r["detail"]):
                             outcome = "n/a (device)"
+                        elif r["passed"] == "" and panel_not_run(None, r["detail"]):
+                            outcome = "not run"
                         detail = r["detail"].replace("|", "/")
                         text = r["text"].replace("|", "\\|")     # |g|, Var|u|: escaped, not cell breaks
                         lines.append(f"| {r['panel']}/{r['id']}: {text} | {'yes' if r['gate'] == 'True' else 'no'}"

@@ -81,3 +81,16 @@ def test_device_claim_is_not_evaluated_on_rows_measured_elsewhere():
     assert nodev.passed is None and "carry no device" in nodev.detail
     # a scale skip stays a SKIP, not N/A
     assert mark(evaluate_claim(timing("cuda", 1.0, 2.0), {**claim, "scales": ["full"]}, "p", "tiny")) == "SKIP"
+
+
+def test_a_panel_without_rows_is_not_run_rather_than_failed():
+    """A figure whose other panels ran (panel (c) needs MNIST that is not on this machine): the missing panel's claims
+    are NOT RUN (passed None), not gating failures; the panel that ran is judged as usual."""
+    from repro.runner.claims import evaluate, gating_failures, mark, panel_not_run
+
+    df = frame([{"series": "s", "metric": "m", "value": 1.0}])
+    panels = {"p": {"claims": [{"id": "ran", "left": {"series": "s", "metric": "m"}, "test": "left > 2"}]},
+              "absent": {"claims": [{"id": "gated", "left": {"series": "s", "metric": "m"}, "test": "left > 0"}]}}
+    ran, absent = evaluate(df, panels, "full")
+    assert ran.passed is False and gating_failures([ran, absent]) == [ran]
+    assert absent.passed is None and panel_not_run(absent.passed, absent.detail) and mark(absent) == "NOT RUN"
