@@ -20,6 +20,7 @@ from repro.sim.first_passage import first_passage_regression
 from repro.sim.linear import Optimizer, simulate_minibatch_regression
 from repro.sim.regression import make_regression_data
 from repro.theory import escape as theory
+from repro.train import endless_batches, fit, shuffled_batches
 
 
 def _testbed(N: int, d: int, data_seed: int):
@@ -168,12 +169,6 @@ def first_passage_theory(p, ctx):
 # Real-data figures: data, model, plain SGD.
 
 
-def _cpu_generator(ctx, name: str) -> torch.Generator:
-    """A CPU generator for the named stream (init and data order are drawn on the CPU, so that the same seed gives
-    the same network and minibatches on any device)."""
-    return torch.Generator().manual_seed(ctx.seed_for(name))
-
-
 def _load(p, ctx):
     """(x, y) on ctx.device for p['dataset'] (mnist | fashion_mnist | cifar10 | digits), read by the real
     torchvision-based loaders from ctx.data_dir (data_source: real; digits: scikit-learn's bundled files, x/16), or from small files in the same format written to a temporary
@@ -221,18 +216,9 @@ def _load(p, ctx):
     return (x[:n], y[:n]) if n else (x, y)
 
 
-def _batches(n: int, batch_size: int, generator: torch.Generator, device):
-    """One epoch of minibatch indices: a random permutation cut into batches (the last one may be smaller)."""
-    perm = torch.randperm(n, generator=generator).to(device)
-    return [perm[i:i + batch_size] for i in range(0, n, batch_size)]
-
-
-def _sgd_step(model, loss, lr: float) -> None:
-    model.zero_grad(set_to_none=True)
-    loss.backward()
-    with torch.no_grad():
-        for q in model.parameters():
-            q.sub_(q.grad, alpha=lr)
+def _sgd(model, lr: float) -> torch.optim.SGD:
+    """Plain SGD (no momentum, no weight decay): θ ← θ − lr·∇L, the step of repro.train.train_step / fit."""
+    return torch.optim.SGD(model.parameters(), lr=lr)
 
 
 def _finite(v: float) -> bool:
@@ -279,12 +265,11 @@ def decoupling_spectrum(p, ctx):
 
     x, labels = _load(p, ctx)
     target = torch.where(labels % 2 == 0, 1.0, -1.0).to(x.dtype)
-    model = glorot_mlp([x.shape[1], *p["hidden"], 1], generator=_cpu_generator(ctx, "init")).to(ctx.device)
-    order = _cpu_generator(ctx, "data")
+    model = glorot_mlp([x.shape[1], *p["hidden"], 1], generator=ctx.cpu_generator("init")).to(ctx.device)
+    order = ctx.cpu_generator("data")
     checkpoints = sorted(int(e) for e in p["checkpoints"])
     lr, B = float(p["lr"]), int(p["batch_size"])
     max_steps = p.get("max_steps")
-    step = 0
 
     def full_loss():
         with torch.no_grad():
@@ -297,23 +282,22 @@ def decoupling_spectrum(p, ctx):
         yield {"metric": "loss", "value": float(losses.mean()), "step": epoch, "epoch": epoch}
         yield from _spectrum_rows(exact, dec, p, epoch)
 
-    if 0 in checkpoints:
-        yield from checkpoint(0)
-    for epoch in ctx.progress(range(1, max(checkpoints) + 1), total=max(checkpoints), desc="epochs"):
-        for idx in _batches(len(x), B, order, ctx.device):
-            loss = 0.5 * (model(x[idx])[:, 0] - target[idx]).pow(2).mean()
-            _sgd_step(model, loss, lr)
-            step += 1
-            if max_steps and step >= max_steps:
-                break
-        if max_steps and step >= max_steps:
+    def on_epoch_end(state):
+        epoch = state.epoch
+        if max_steps and state.step >= max_steps:
             for e in (c for c in checkpoints if c >= epoch):
                 yield from checkpoint(e)
-            return
-        if epoch in checkpoints:
+            state.stop = True
+        elif epoch in checkpoints:
             yield from checkpoint(epoch)
         elif epoch % int(p.get("log_every", 10)) == 0:
             yield {"metric": "loss", "value": float(full_loss().mean()), "step": epoch, "epoch": epoch}
+
+    if 0 in checkpoints:
+        yield from checkpoint(0)
+    yield from fit(_sgd(model, lr), lambda idx: 0.5 * (model(x[idx])[:, 0] - target[idx]).pow(2).mean(),
+                   lambda epoch: shuffled_batches(len(x), B, order, ctx.device), epochs=max(checkpoints),
+                   max_steps=max_steps or None, on_epoch_end=on_epoch_end, ctx=ctx, desc="epochs")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -352,7 +336,7 @@ def noise_vs_loss(p, ctx):
                                       per_sample_loss)
 
     x, y = _load(p, ctx)
-    init = _cpu_generator(ctx, "init")
+    init = ctx.cpu_generator("init")
     if p["model"] == "fc":
         x = x.reshape(len(x), -1)
         model = glorot_mlp([x.shape[1], *p["hidden"], 10], generator=init)
@@ -363,11 +347,10 @@ def noise_vs_loss(p, ctx):
     model = model.to(ctx.device)
     ell = per_sample_loss(p["loss"])
     measure = noise_strength_dense if p["grad_method"] == "dense" else noise_strength_vmap
-    order = _cpu_generator(ctx, "data")
+    order = ctx.cpu_generator("data")
     lr, B, chunk = float(p["lr"]), int(p["batch_size"]), int(p["chunk"])
     max_steps = p.get("max_steps")
     epochs_seen, losses, noises = [], [], []
-    step = 0
 
     def record(epoch):
         m = measure(model, p["loss"], x, y, chunk=chunk)
@@ -378,17 +361,16 @@ def noise_vs_loss(p, ctx):
         yield {"step": epoch, "metric": "noise", "value": m["noise"]}
         yield {"step": epoch, "metric": "ratio", "value": m["noise"] / m["loss"] if m["loss"] > 0 else float("nan")}
 
+    def on_epoch_end(state):
+        yield from record(state.epoch)
+        if not (_finite(losses[-1]) and _finite(noises[-1])) or (max_steps and state.step >= max_steps):
+            state.stop = True
+
     yield from record(0)
-    for epoch in ctx.progress(range(1, int(p["epochs"]) + 1), total=int(p["epochs"]), desc="epochs"):
-        for idx in _batches(len(x), B, order, ctx.device):
-            loss = ell(model(x[idx]), y[idx]).mean()
-            _sgd_step(model, loss, lr)
-            step += 1
-            if max_steps and step >= max_steps:
-                break
-        yield from record(epoch)
-        if not (_finite(losses[-1]) and _finite(noises[-1])) or (max_steps and step >= max_steps):
-            break
+    yield from fit(_sgd(model, lr), lambda idx: ell(model(x[idx]), y[idx]).mean(),
+                   lambda epoch: shuffled_batches(len(x), B, order, ctx.device), epochs=int(p["epochs"]),
+                   max_steps=max_steps or None, on_epoch_end=on_epoch_end, ctx=ctx,
+                   desc="epochs")
     if len(epochs_seen) > 2:
         yield from _fit_rows(epochs_seen, losses, noises, p)
 
@@ -453,25 +435,25 @@ def _pretrain(p, ctx, x, target) -> dict:
     from repro.nn.escape_nets import glorot_mlp
     from repro.nn.gauss_newton import gauss_newton_eigenvalues
 
-    model = glorot_mlp([x.shape[1], *p["hidden"], 1], generator=_cpu_generator(ctx, "init")).to(ctx.device)
-    order = _cpu_generator(ctx, "pretrain_data")
+    model = glorot_mlp([x.shape[1], *p["hidden"], 1], generator=ctx.cpu_generator("init")).to(ctx.device)
+    order = ctx.cpu_generator("pretrain_data")
     lr, B, total = float(p["pre_lr"]), int(p["pre_batch"]), int(p["pre_steps"])
     marks = set(np.unique(np.geomspace(1, max(total, 1), 30).astype(int)).tolist()) | {total}
-    curve, step = [], 0
+    curve = []
 
     def full_loss():
         with torch.no_grad():
             return float(0.5 * (model(x)[:, 0] - target).double().pow(2).mean())
 
+    def on_step(state, idx):
+        if state.step in marks:
+            curve.append((state.step, full_loss()))
+
     curve.append((0, full_loss()))
-    while step < total:
-        for idx in _batches(len(x), B, order, ctx.device):
-            _sgd_step(model, 0.5 * (model(x[idx])[:, 0] - target[idx]).pow(2).mean(), lr)
-            step += 1
-            if step in marks:
-                curve.append((step, full_loss()))
-            if step >= total:
-                break
+    for _ in fit(_sgd(model, lr), lambda idx: 0.5 * (model(x[idx])[:, 0] - target[idx]).pow(2).mean(),
+                 lambda epoch: endless_batches(len(x), B, order, ctx.device), max_steps=total, on_step=on_step,
+                 ctx=ctx):
+        pass
     eig = gauss_newton_eigenvalues(model, x, chunk=int(p.get("chunk", 1024)))
     return {"state": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "loss_star": full_loss(),
             "eigenvalues": eig.double().cpu(), "curve": curve}
@@ -545,7 +527,7 @@ def nn_first_passage(p, ctx):
     lr, B = float(p["lr"]), int(p["B"])
     levels = [float(c) for c in p["c_levels"]]
     fp = first_passage_mlp1(model[0].weight, model[0].bias, model[2].weight[0], model[2].bias, x, target, B, lr,
-                            levels, int(p["runs"]), generator=_cpu_generator(ctx, "batches"),
+                            levels, int(p["runs"]), generator=ctx.cpu_generator("batches"),
                             max_steps=int(p["max_steps"]), block=int(p.get("block", 256)),
                             resync=int(p.get("resync", 500)))
     ds = {"dataset": p["dataset"]}
@@ -610,19 +592,22 @@ def minima_stability(p, ctx):
     B = int(p["B"])
     eta_c = float(theory.critical_learning_rate(B, h_max, n_eff))
     ds = {"dataset": p["dataset"]}
-    gen = _cpu_generator(ctx, "batches")
+    gen = ctx.cpu_generator("batches")
     lr_stop = min(float(p["lr_stop"]) * eta_c, float(p["lr_max"]))
     k, lr, jump = 0, float(p["lr_start"]), float("nan")
     ratios = []
     while lr <= lr_stop + 1e-12:
         idx = torch.randint(len(x), (int(p["steps_per_lr"]), B), generator=gen).to(ctx.device)
         total = 0.0
-        for i in range(len(idx)):
-            loss = 0.5 * (model(x[idx[i]])[:, 0] - target[idx[i]]).pow(2).mean()
-            total += float(loss.detach())
-            _sgd_step(model, loss, lr)
-            if not math.isfinite(total):
-                break
+
+        def on_step(state, batch):
+            nonlocal total
+            total += float(state.loss)
+            state.stop = not math.isfinite(total)
+
+        for _ in fit(_sgd(model, lr), lambda i: 0.5 * (model(x[i])[:, 0] - target[i]).pow(2).mean(),
+                     lambda epoch: idx, on_step=on_step, ctx=ctx):
+            pass
         avg = total / len(idx)
         with torch.no_grad():
             end = float(0.5 * (model(x)[:, 0] - target).double().pow(2).mean())
