@@ -27,10 +27,10 @@ import numpy as np
 import pandas as pd
 
 from repro import expr
+from repro.runner.collect import FIXED
 
 AGGS = {"mean", "median", "max", "min", "first", "last", "count", "std", "var", "sum"}
-LABEL_COLS = {"paper", "fig", "panel", "series", "kind", "scale", "data", "seed", "run_key", "step", "metric",
-              "value", "diverged", "precision"}
+LABEL_COLS = set(FIXED)   # the runner's own columns of a tidy CSV: one definition, in collect
 
 
 @dataclass
