@@ -18,6 +18,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from repro.runner.facets import check_layout, expand_panel
 from repro.runner.figures import FigureEntry, UserError, conf_dir, project_root
 
 SCALES = ("tiny", "full")
@@ -38,6 +39,7 @@ class FigureSpec:
     panels: dict            # alias -> resolved panel dict (scale profile applied)
     runtime: dict           # devices, precision, dirs ...
     spec_hash: str          # hash of the resolved panels: changes when anything semantic changes
+    layout: dict | None = None   # {rows, cols} of the plot's axes grid (repro/runner/facets.py); None: 3 columns
 
     @property
     def name(self) -> str:
@@ -63,11 +65,12 @@ def resolve_panels(figure: dict, scale: str) -> dict:
         panels[alias] = deep_merge(base, profiles.get(scale) or {})
         panels[alias].setdefault("provenance", "reconstructed")
         panels[alias]["cost"] = (profiles.get(scale) or {}).get("cost", panel.get("cost", "?"))
+        panels[alias] = expand_panel(alias, panels[alias])   # for_each in plot entries and claims, labels
     return panels
 
 
 def spec_hash(panels: dict) -> str:
-    semantic = {a: {k: v for k, v in p.items() if k not in ("title", "plot", "claims", "cost", "notes")}
+    semantic = {a: {k: v for k, v in p.items() if k not in ("title", "plot", "claims", "cost", "notes", "labels")}
                 for a, p in panels.items()}
     return hashlib.sha1(json.dumps(semantic, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
@@ -302,8 +305,10 @@ def resolve(cfg: DictConfig, overrides: list[str], panel: str | None = None) -> 
             raise UserError(f"unknown panel {panel!r}; choose one of: {', '.join(panels)}")
         panels = {panel: panels[panel]}
     runtime = {k: container[k] for k in RUNTIME_KEYS if k in container}
+    layout = check_layout(container.get("layout"), sum(len(p.get("plot") or []) for p in panels.values()),
+                          f"paper={container.get('paper')} fig={container.get('fig')}")
     return FigureSpec(paper=str(container["paper"]), fig=str(container["fig"]), title=str(container.get("title", "")),
-                      scale=scale, panels=panels, runtime=runtime, spec_hash=spec_hash(panels))
+                      scale=scale, panels=panels, runtime=runtime, spec_hash=spec_hash(panels), layout=layout)
 
 
 def load_spec(entry: FigureEntry, overrides: list[str] = (), panel: str | None = None) -> FigureSpec:
