@@ -1,4 +1,4 @@
-"""`repro`: the command line. Subcommands: list, run, plot, check, status, report, data.
+"""`repro`: the command line. Subcommands: list, run, plot, check, params, status, report, data.
 
     repro list [paper=P]
     repro run paper=P [fig=N|alias] [scale=tiny|full] [key=value ...] [--force] [--cfg] [-m]
@@ -6,6 +6,8 @@
     repro plot paper=P [fig=N] [scale=S]
     repro check [paper=P] [fig=N] [scale=S]
     repro status
+    repro params [paper=P] [fig=N] [scale=S]  rewrite fig<N>.params.csv from the spec alone (nothing is rerun);
+                                              a figure whose CSV's run keys do not match the spec is stale: skipped
     repro report
     repro data list|fetch [paper=P] [fig=N] [dataset=NAME] [data_dir=DIR] [base_url=URL]
 
@@ -20,7 +22,7 @@ import sys
 
 from repro.runner.figures import UserError, find, index
 
-COMMANDS = ("list", "run", "plot", "check", "status", "report", "data")
+COMMANDS = ("list", "run", "plot", "check", "params", "status", "report", "data")
 
 
 def _split(args: list[str]) -> tuple[dict, list[str], set[str]]:
@@ -166,6 +168,31 @@ def cmd_check(args: list[str]) -> int:
           + (f"; panels without results {len(not_run)} ({', '.join(not_run)})" if not_run else "")
           + (f"; figures without results {missing}" if missing else ""))
     return 1 if bad or missing or not_run else 0
+
+
+def cmd_params(args: list[str]) -> int:
+    from repro.runner.collect import params_stale, results_path, write_params
+    from repro.runner.pipeline import code_version, plan
+
+    picked, overrides, flags = _split(args)
+    stale = 0
+    for spec in _existing_specs(picked, overrides, flags, require_csv=True):
+        csv = results_path(spec.runtime["results_dir"], spec.paper, spec.fig, spec.scale)
+        runs = plan(spec)
+        why = params_stale(pd_read(csv), runs)
+        if why:
+            stale += 1
+            print(f"repro params: {spec.paper} fig{spec.fig} [{spec.scale}]: stale, not written ({why})",
+                  file=sys.stderr)
+            continue
+        print(write_params(spec, runs, spec.runtime["results_dir"], version_of=code_version))
+    return 1 if stale else 0
+
+
+def pd_read(csv):
+    import pandas as pd
+
+    return pd.read_csv(csv, low_memory=False)
 
 
 def cmd_list(args: list[str]) -> int:

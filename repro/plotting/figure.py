@@ -8,7 +8,9 @@ Axes kinds (the entry's `kind`):
   heatmap  `value` over the (x, y) grid for one series, with an optional guide curve `guide: {y: expr-in-x}`.
   hist     a density histogram of `value`, with optional theory rows drawn as a line.
   custom   `fn: name` from repro.plotting.registry, called as fn(ax, rows, entry).
-Common keys: metric, series (list), where (an expression of repro/expr.py), title, xlabel, ylabel, logx, logy, xlim, ylim, vlines.
+Common keys: metric, series (list), where (an expression of repro/expr.py), title, xlabel, ylabel, logx, logy, xlim, ylim, vlines,
+labels ({series: legend text}; a panel's `labels` reach its entries). Entries and claims may range over a facet
+(`for_each`, expanded at load time: repro/runner/facets.py); the figure's `layout: {rows, cols}` sets the grid.
 """
 from __future__ import annotations
 
@@ -63,7 +65,7 @@ def _line(ax, rows: pd.DataFrame, e: dict) -> None:
             else:
                 style["color"] = colors(si % 10)
             style.update(styles.get(series, {}))
-            label = f"{series}" + (f" {hue}={hv:g}" if isinstance(hv, (int, float)) else f" {hv}" if hv is not None else "")
+            label = f"{(e.get('labels') or {}).get(series, series)}" + (f" {hue}={hv:g}" if isinstance(hv, (int, float)) else f" {hv}" if hv is not None else "")
             if kind != "experiment" and hi > 0:
                 label = None   # one legend entry per theory/paper series, not one per hue value
             if kind == "experiment" and e.get("points"):
@@ -108,11 +110,21 @@ def _hist(ax, rows: pd.DataFrame, e: dict) -> None:
 DRAW = {"line": _line, "heatmap": _heatmap, "hist": _hist}
 
 
-def draw(df: pd.DataFrame, title: str, panels: dict, out_paths: list) -> None:
+def grid_shape(n: int, layout: dict | None = None) -> tuple[int, int]:
+    """(rows, cols) for n axes: the figure's layout (either key may be left out), else three columns."""
+    rows, cols = (layout or {}).get("rows"), (layout or {}).get("cols")
+    if rows and cols:
+        return rows, cols
+    if rows:
+        return rows, math.ceil(n / rows)
+    cols = cols or min(3, n)
+    return math.ceil(n / cols), cols
+
+
+def draw(df: pd.DataFrame, title: str, panels: dict, out_paths: list, layout: dict | None = None) -> None:
     entries = [(alias, e) for alias, p in panels.items() for e in (p.get("plot") or [])]
     n = max(1, len(entries))
-    ncols = min(3, n)
-    nrows = math.ceil(n / ncols)
+    nrows, ncols = grid_shape(n, layout)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.6 * nrows), squeeze=False)
     for ax, (alias, e) in zip(axes.flat, entries):
         rows = _rows(df, alias, e)

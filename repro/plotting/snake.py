@@ -34,12 +34,13 @@ def extrapolation(ax, rows: pd.DataFrame, e: dict) -> None:
     every experiment series in the rows (colours from entry `colors`)."""
     truth = rows[rows["metric"] == "truth"].sort_values("x")
     if len(truth):
-        ax.plot(truth["x"], truth["value"], color="tab:blue", lw=1.0, label="ground truth")
+        ax.plot(truth["x"], truth["value"], color="tab:blue", lw=1.0,
+                label=(e.get("labels") or {}).get("truth", "ground truth"))
     colors = e.get("colors", {})
     for i, (series, g) in enumerate(rows[rows["metric"] == "pred"].groupby("series", sort=False)):
         xs, med, lo, hi = _median_band(g)
         c = colors.get(series, ["tab:red", "tab:green", "tab:purple", "tab:orange"][i % 4])
-        ax.plot(xs, med, color=c, lw=1.4, label=f"{series} (median)")
+        ax.plot(xs, med, color=c, lw=1.4, label=(e.get("labels") or {}).get(series, f"{series} (median)"))
         ax.fill_between(xs, lo, hi, color=c, alpha=0.25, lw=0)
     pts = rows[rows["metric"] == "train_point"]
     if len(pts):

@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from repro import expr
+from repro.runner.spec import FIXED
 
 if TYPE_CHECKING:   # pandas is imported where a claim is evaluated: reading outcomes back must stay fast
     import pandas as pd
 
 AGGS = {"mean", "median", "max", "min", "first", "last", "count", "std", "var", "sum"}
-LABEL_COLS = {"paper", "fig", "panel", "series", "kind", "scale", "data", "seed", "run_key", "step", "metric",
-              "value", "diverged", "precision"}
+LABEL_COLS = set(FIXED)   # the runner's own columns of a tidy CSV: one definition, in collect
 
 
 @dataclass

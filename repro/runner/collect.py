@@ -4,6 +4,13 @@ One row per (run, step, metric). The runner's fixed columns come first, then the
 extra column an experiment wrote (an x such as lr_k, a chain index ...). `diverged` is computed here, from the
 data: true from the first non-finite value of a curve on. Long curves are downsampled (every point stays in
 runs/); rows of other panels already in the CSV are kept, so `fig=<panel alias>` refreshes one panel only.
+
+Beside the CSV, fig<N>[_tiny].params.csv holds every parameter that shaped its rows, swept or fixed (a fixed eps
+of 1e-15 never reaches the CSV's columns): one row per (panel, series, run_key) with PARAMS_FIXED, then one column
+per parameter (lists and mappings JSON-encoded; empty where a run has no such parameter). Join it to the CSV on
+run_key (experiment rows; theory and paper rows carry no run_key there: join those on panel, series and the swept
+columns). It is written with the CSV (never when a run failed), deterministically, and `write_params` rebuilds it
+from the spec alone (`repro params`): the run keys come from expanding the spec, nothing is rerun.
 """
 from __future__ import annotations
 
@@ -14,12 +21,59 @@ import numpy as np
 import pandas as pd
 
 from repro.runner.compose import FigureSpec
-from repro.runner.spec import results_path  # noqa: F401  (re-exported)
+from repro.runner.spec import FIXED, params_path, results_path  # noqa: F401  (re-exported)
 from repro.runner.store import atomic_write, run_dir, verify_run
 from repro.runner.sweep import RunSpec
 
-FIXED = ["paper", "fig", "panel", "series", "kind", "scale", "data", "seed", "run_key", "step", "metric", "value",
-         "diverged", "precision"]
+
+
+PARAMS_FIXED = ["paper", "fig", "panel", "series", "kind", "experiment", "version", "seed", "run_key"]
+
+
+def _param_cell(v):
+    return json.dumps(v, sort_keys=True) if isinstance(v, (list, dict, tuple)) else v
+
+
+def params_frame(runs: list[RunSpec], version_of=None) -> pd.DataFrame:
+    """One row per (panel, series, run_key): the runner's labels and every parameter of the run."""
+    if version_of is None:
+        from repro.runner.pipeline import code_version as version_of
+    rows, seen = [], set()
+    for r in runs:
+        if (r.panel, r.series, r.run_key) in seen:
+            continue
+        seen.add((r.panel, r.series, r.run_key))
+        rows.append({"paper": r.paper, "fig": r.fig, "panel": r.panel, "series": r.series, "kind": r.kind,
+                     "experiment": r.experiment, "version": version_of(r.experiment), "seed": r.seed,
+                     "run_key": r.run_key, **{k: _param_cell(v) for k, v in r.params.items()}})
+    names = list(dict.fromkeys(k for r in runs for k in r.params if k not in PARAMS_FIXED))
+    return pd.DataFrame(rows, dtype=object).reindex(columns=PARAMS_FIXED + names)
+
+
+def params_stale(df: pd.DataFrame, runs: list[RunSpec]) -> str | None:
+    """Why a collected CSV does not come from these runs (None: its experiment run keys are exactly the spec's, for
+    the panels it holds), so that params written from the spec alone would describe other runs."""
+    panels = set(df["panel"].astype(str))
+    want = {r.run_key for r in runs if r.kind == "experiment" and r.panel in panels}
+    have = set(df["run_key"].dropna().astype(str))
+    if have == want:
+        return None
+    return (f"{len(have - want)} run key(s) of the CSV not in the spec, {len(want - have)} of the spec not in the "
+            f"CSV")
+
+
+def write_params(spec: FigureSpec, runs: list[RunSpec], results_dir, version_of=None) -> Path:
+    """Write (or refresh, for the spec's panels) the figure's parameters file; other panels' rows are kept."""
+    out = params_path(results_path(results_dir, spec.paper, spec.fig, spec.scale))
+    df = params_frame(runs, version_of)
+    if out.exists():
+        old = pd.read_csv(out, low_memory=False, dtype=str, keep_default_na=False)
+        old = old[~old["panel"].isin(list(spec.panels))]
+        if len(old):
+            df = pd.concat([old, df], ignore_index=True)
+            df = df.reindex(columns=PARAMS_FIXED + [c for c in df.columns if c not in PARAMS_FIXED])
+    atomic_write(out, df.to_csv(index=False))
+    return out
 
 
 def _mark_diverged(df: pd.DataFrame, curve_cols: list[str]) -> pd.Series:
@@ -94,4 +148,5 @@ def collect(spec: FigureSpec, runs: list[RunSpec], runs_dir, results_dir) -> Pat
             df = pd.concat([old, df], ignore_index=True)
             df = df.reindex(columns=FIXED + [c for c in df.columns if c not in FIXED])
     atomic_write(out, df.to_csv(index=False, float_format="%.10g"))
+    write_params(spec, runs, results_dir)
     return out

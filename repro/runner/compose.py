@@ -15,6 +15,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from repro.runner.facets import check_layout
 from repro.runner.figures import FigureEntry, UserError, conf_dir, project_root
 from repro.runner.spec import deep_merge, resolve_panels, spec_hash  # noqa: F401  (re-exported)
 
@@ -36,6 +37,7 @@ class FigureSpec:
     panels: dict            # alias -> resolved panel dict (scale profile applied)
     runtime: dict           # devices, precision, dirs ...
     spec_hash: str          # hash of the resolved panels: changes when anything semantic changes
+    layout: dict | None = None   # {rows, cols} of the plot's axes grid (repro/runner/facets.py); None: 3 columns
 
     @property
     def name(self) -> str:
@@ -272,8 +274,10 @@ def resolve(cfg: DictConfig, overrides: list[str], panel: str | None = None) -> 
             raise UserError(f"unknown panel {panel!r}; choose one of: {', '.join(panels)}")
         panels = {panel: panels[panel]}
     runtime = {k: container[k] for k in RUNTIME_KEYS if k in container}
+    layout = check_layout(container.get("layout"), sum(len(p.get("plot") or []) for p in panels.values()),
+                          f"paper={container.get('paper')} fig={container.get('fig')}")
     return FigureSpec(paper=str(container["paper"]), fig=str(container["fig"]), title=str(container.get("title", "")),
-                      scale=scale, panels=panels, runtime=runtime, spec_hash=spec_hash(panels))
+                      scale=scale, panels=panels, runtime=runtime, spec_hash=spec_hash(panels), layout=layout)
 
 
 def load_spec(entry: FigureEntry, overrides: list[str] = (), panel: str | None = None) -> FigureSpec:

@@ -283,7 +283,7 @@ def plot_figure(spec: FigureSpec) -> Path:
     csv = results_path(spec.runtime["results_dir"], spec.paper, spec.fig, spec.scale)
     df = pd.read_csv(csv, low_memory=False)
     png = csv.with_suffix(".png")
-    draw(df, f"{spec.paper} fig{spec.fig}: {spec.title}", spec.panels, [png, csv.with_suffix(".pdf")])
+    draw(df, f"{spec.paper} fig{spec.fig}: {spec.title}", spec.panels, [png, csv.with_suffix(".pdf")], spec.layout)
     return png
 
 

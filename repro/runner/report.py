@@ -12,7 +12,7 @@ from pathlib import Path
 
 from repro.runner.claims import not_on_device, panel_not_run
 from repro.runner.figures import index, paper_names, project_root
-from repro.runner.spec import results_path
+from repro.runner.spec import params_path, results_path
 from repro.runner.status import figure_status
 
 
@@ -62,6 +62,10 @@ def write_report() -> str:
                 png = path.with_suffix(".png")
                 if shown(png):
                     lines += [f"![{paper} fig{e.fig} {scale}]({png.relative_to(root)})", ""]
+                params = params_path(path)
+                if shown(params):
+                    lines += [f"Every parameter of its runs (join on run_key): [{params.name}]"
+                              f"({params.relative_to(root)}).", ""]
                 rows = _claims(path) if shown(path.with_name(path.stem + "_claims.csv")) else []
                 if rows:
                     lines += [f"| claim ({scale}) | gate | outcome | measured |", "|---|---|---|---|"]
