@@ -27,26 +27,35 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _kill_parent_and_expect_child_gone(parent, child: int) -> None:
+    """kill -9 `parent`; `child` must be gone within 5 s (whatever happens, both end)."""
+    try:
+        assert _alive(child)
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+        deadline = time.time() + 5
+        while _alive(child) and time.time() < deadline:
+            time.sleep(0.05)
+        assert not _alive(child), "the worker outlived its parent"
+    finally:
+        parent.kill()
+        try:
+            os.kill(child, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def test_kill_9_of_the_parent_ends_its_workers(toy_root, tmp_path):
     parent = subprocess.Popen([sys.executable, "-c", PARENT, str(tmp_path / "k")], stdout=subprocess.PIPE, text=True)
     try:
         worker = int(parent.stdout.readline())
-        deadline = time.time() + 60
-        while not (tmp_path / "k" / "metrics.csv").exists() and time.time() < deadline:
-            time.sleep(0.1)                      # the worker is mid-run (100 s of work left)
-        assert _alive(worker)
-        os.kill(parent.pid, signal.SIGKILL)
-        parent.wait()
-        deadline = time.time() + 5
-        while _alive(worker) and time.time() < deadline:
-            time.sleep(0.05)
-        assert not _alive(worker), "the worker outlived its parent"
-    finally:
+    except ValueError:
         parent.kill()
-        try:
-            os.kill(worker, signal.SIGKILL)
-        except (ProcessLookupError, UnboundLocalError):
-            pass
+        raise
+    deadline = time.time() + 60
+    while not (tmp_path / "k" / "metrics.csv").exists() and time.time() < deadline:
+        time.sleep(0.1)                          # the worker is mid-run (100 s of work left)
+    _kill_parent_and_expect_child_gone(parent, worker)
 
 
 def test_watchdog_fallback_ends_a_worker_whose_parent_died(toy_root):
@@ -58,17 +67,8 @@ def test_watchdog_fallback_ends_a_worker_whose_parent_died(toy_root):
     parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         pid = int(parent.stdout.readline())
-        time.sleep(3)   # the child has imported and armed its watchdog
-        assert _alive(pid)
-        os.kill(parent.pid, signal.SIGKILL)
-        parent.wait()
-        deadline = time.time() + 5
-        while _alive(pid) and time.time() < deadline:
-            time.sleep(0.05)
-        assert not _alive(pid)
-    finally:
+    except ValueError:
         parent.kill()
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, UnboundLocalError):
-            pass
+        raise
+    time.sleep(3)   # the child has imported and armed its watchdog
+    _kill_parent_and_expect_child_gone(parent, pid)
