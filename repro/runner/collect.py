@@ -34,10 +34,9 @@ def _param_cell(v):
     return json.dumps(v, sort_keys=True) if isinstance(v, (list, dict, tuple)) else v
 
 
-def params_frame(runs: list[RunSpec], version_of=None) -> pd.DataFrame:
-    """One row per (panel, series, run_key): the runner's labels and every parameter of the run."""
-    if version_of is None:
-        from repro.runner.pipeline import code_version as version_of
+def params_frame(runs: list[RunSpec], version_of) -> pd.DataFrame:
+    """One row per (panel, series, run_key): the runner's labels and every parameter of the run (version_of: an
+    experiment's name -> its code version, given by the caller so that this module does not import the pipeline)."""
     rows, seen = [], set()
     for r in runs:
         if (r.panel, r.series, r.run_key) in seen:
@@ -62,7 +61,7 @@ def params_stale(df: pd.DataFrame, runs: list[RunSpec]) -> str | None:
             f"CSV")
 
 
-def write_params(spec: FigureSpec, runs: list[RunSpec], results_dir, version_of=None) -> Path:
+def write_params(spec: FigureSpec, runs: list[RunSpec], results_dir, version_of) -> Path:
     """Write (or refresh, for the spec's panels) the figure's parameters file; other panels' rows are kept."""
     out = params_path(results_path(results_dir, spec.paper, spec.fig, spec.scale))
     df = params_frame(runs, version_of)
@@ -124,7 +123,7 @@ def run_rows(runs_dir, run: RunSpec, scale: str) -> pd.DataFrame:
     return df
 
 
-def collect(spec: FigureSpec, runs: list[RunSpec], runs_dir, results_dir) -> Path:
+def collect(spec: FigureSpec, runs: list[RunSpec], runs_dir, results_dir, version_of) -> Path:
     # only verified runs (DONE there and the files agree with it): never the remains of a cut metrics.csv
     frames = [run_rows(runs_dir, r, spec.scale) for r in runs if verify_run(run_dir(runs_dir, r)) is None]
     frames = [f for f in frames if len(f)]
@@ -148,5 +147,5 @@ def collect(spec: FigureSpec, runs: list[RunSpec], runs_dir, results_dir) -> Pat
             df = pd.concat([old, df], ignore_index=True)
             df = df.reindex(columns=FIXED + [c for c in df.columns if c not in FIXED])
     atomic_write(out, df.to_csv(index=False, float_format="%.10g"))
-    write_params(spec, runs, results_dir)
+    write_params(spec, runs, results_dir, version_of)
     return out

@@ -133,7 +133,7 @@ def run_figures(specs: list[FigureSpec], progress: bool = True) -> list[tuple[li
                 if ok:
                     from repro.runner.collect import collect
 
-                    out = collect(specs[i], planned[i], rt["runs_dir"], rt["results_dir"])
+                    out = collect(specs[i], planned[i], rt["runs_dir"], rt["results_dir"], code_version)
                 collected[i] = planned[i], out, inputs, False
     return [_finish(spec, *collected[i], results[i]) for i, spec in enumerate(specs)]
 

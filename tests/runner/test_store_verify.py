@@ -71,13 +71,13 @@ def test_collection_never_reads_an_unverified_run(toy_root):
     from repro.runner.collect import collect
     from repro.runner.compose import load_spec
     from repro.runner.figures import index
-    from repro.runner.pipeline import plan
+    from repro.runner.pipeline import code_version, plan
 
     assert main(["run", "paper=toy", "fig=1"]) == 0
     rdir = _experiment_run(toy_root)
     _corrupt_half(rdir / "metrics.csv")
     spec = load_spec(index()["toy"][0], [])
-    out = collect(spec, plan(spec), spec.runtime["runs_dir"], spec.runtime["results_dir"])
+    out = collect(spec, plan(spec), spec.runtime["runs_dir"], spec.runtime["results_dir"], code_version)
     df = pd.read_csv(out)
     assert rdir.name not in set(df["run_key"].dropna())
 
