@@ -31,6 +31,7 @@ from repro.optim import make_optimizer
 from repro.rl.replay import PrioritizedReplay
 from repro.rl.wrappers import AtariEnv
 from repro.train.checkpoint import load_checkpoint, save_checkpoint
+from repro.train.loop import train_step
 
 
 @dataclass
@@ -175,15 +176,19 @@ def td_update(online, target, opt, replay: PrioritizedReplay, beta: float, args:
     s, s2 = torch.from_numpy(s).to(device), torch.from_numpy(s2).to(device)
     a, r = torch.from_numpy(a).to(device), torch.from_numpy(r).to(device)
     d, w = torch.from_numpy(d).to(device), torch.from_numpy(w).to(device)
-    m = projected_target(online, target, s2, r, d, args)
-    logp = online(s)[torch.arange(len(a), device=device), a]
-    # KL(m || p) as the authors' F.kl_div(log p, m).sum(1): cross-entropy minus the target's entropy
-    loss = (m * (torch.where(m > 0, m, torch.ones_like(m)).log() - logp)).sum(1)
-    opt.zero_grad()
-    (loss * w).mean().backward()
-    replay.update_priorities(idx, loss.detach().abs().cpu().numpy().astype(np.float64) + 1e-7)
-    opt.step()
-    return float((loss * w).mean().item())
+    per_sample = {}
+
+    def loss_fn(_):
+        m = projected_target(online, target, s2, r, d, args)
+        logp = online(s)[torch.arange(len(a), device=device), a]
+        # KL(m || p) as the authors' F.kl_div(log p, m).sum(1): cross-entropy minus the target's entropy
+        loss = (m * (torch.where(m > 0, m, torch.ones_like(m)).log() - logp)).sum(1)
+        per_sample["loss"] = loss.detach()
+        return (loss * w).mean()
+
+    mean_loss, _ = train_step(opt, loss_fn)   # the training layer's step (repro/train/loop.py)
+    replay.update_priorities(idx, per_sample["loss"].abs().cpu().numpy().astype(np.float64) + 1e-7)
+    return float(mean_loss.item())
 
 
 def evaluate(model: CategoricalDQN, args: RainbowArgs, seed: int, device) -> list[float]:
