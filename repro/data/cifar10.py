@@ -10,14 +10,13 @@ DataInvalid: one line naming it and what is wrong.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 
 import numpy as np
 import torch
 
-from repro.data.download import DataInvalid, DataMissing, require, resolve_data_dir
+from repro.data.download import DataInvalid, DataMissing, file_hash, require, resolve_data_dir
 
 BASE = "cifar-10-batches-py"
 TRAIN_FILES = [f"data_batch_{i}" for i in range(1, 6)]
@@ -27,14 +26,6 @@ STD = (0.2023, 0.1994, 0.2010)
 
 
 MANIFEST = "md5sums.txt"
-
-
-def _md5(path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def expected_md5s(folder) -> dict[str, str]:
@@ -53,8 +44,9 @@ def check_batch(path, md5s: dict[str, str]) -> None:
     """md5 first (nothing unverified is unpickled), then the batch's shapes; DataInvalid names what is wrong."""
     name = os.path.basename(path)
     want = md5s.get(name)
-    if want is None or _md5(path) != want:
-        raise DataInvalid(f"{path}: md5 {_md5(path)} is not that of cifar-10-python.tar.gz's {name}"
+    got = file_hash(path, "md5")
+    if want is None or got != want:
+        raise DataInvalid(f"{path}: md5 {got} is not that of cifar-10-python.tar.gz's {name}"
                           f"{' (' + want + ')' if want else ''}; extract a fresh copy there")
     with open(path, "rb") as f:
         entry = pickle.load(f, encoding="latin1")
@@ -79,7 +71,7 @@ def _torchvision_cifar10():
             folder = os.path.join(self.root, self.base_folder)
             md5s = expected_md5s(folder)
             names = [n for n, _ in (self.train_list if self.train else self.test_list)] + [self.meta["filename"]]
-            return all(md5s.get(n) == _md5(os.path.join(folder, n)) for n in names)
+            return all(md5s.get(n) == file_hash(os.path.join(folder, n), "md5") for n in names)
 
         def _load_meta(self) -> None:
             with open(os.path.join(self.root, self.base_folder, self.meta["filename"]), "rb") as f:

@@ -29,12 +29,17 @@ def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
     return Path(data_dir or os.environ.get("REPRO_DATA", "data")).expanduser().resolve()
 
 
-def sha256sum(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
+def file_hash(path, algorithm: str = "sha256", chunk: int = 1 << 20) -> str:
+    """The hex digest of a file, read in chunks (md5 for torchvision's published sums, sha256 for ours)."""
+    h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def sha256sum(path: Path) -> str:
+    return file_hash(path, "sha256")
 
 
 def require(data_dir, relpath: str, *, url: str | None = None, sha256: str | None = None,
