@@ -88,6 +88,17 @@ def _forward_dense(model: nn.Sequential, x: Tensor):
     return h, inputs, pre
 
 
+def inputs_and_deltas(model: nn.Sequential, x: Tensor, who: str = "inputs_and_deltas"):
+    """(f [N, 1], [A_l], [Δ_l]) of a scalar-output Linear/ReLU stack: each Linear's input A_l and Δ_l = ∂f/∂z_l per
+    sample (one backward of Σ_μ f_μ, since samples do not interact); Δ_l detached."""
+    with torch.enable_grad():
+        out, A, Z = _forward_dense(model, x)
+        if out.shape[1] != 1:
+            raise ValueError(f"{who} needs a scalar output")
+        deltas = torch.autograd.grad(out.sum(), Z)
+    return out.detach(), A, [d.detach() for d in deltas]
+
+
 def mlp_gram(model: nn.Sequential, x: Tensor, chunk: int = 4096) -> tuple[Tensor, Tensor]:
     """(f [N], K [N, N]) for a scalar-output Linear/ReLU MLP: K = J Jᵀ = Σ_l (A_l A_lᵀ) ⊙ (Δ_l Δ_lᵀ) + Δ_l Δ_lᵀ,
     A_l the input of layer l and Δ_l = ∂f/∂z_l (per sample: samples do not interact, so the gradient of Σ_μ f_μ
@@ -96,14 +107,10 @@ def mlp_gram(model: nn.Sequential, x: Tensor, chunk: int = 4096) -> tuple[Tensor
     feats_A, feats_D, outs = [], [], []
     for i in range(0, len(x), chunk):
         xb = x[i:i + chunk]
-        with torch.enable_grad():
-            out, A, Z = _forward_dense(model, xb)
-            if out.shape[1] != 1:
-                raise ValueError("mlp_gram needs a scalar output")
-            deltas = torch.autograd.grad(out.sum(), Z)
-        outs.append(out.detach()[:, 0])
+        out, A, deltas = inputs_and_deltas(model, xb, "mlp_gram")
+        outs.append(out[:, 0])
         feats_A.append([a.double() for a in A])
-        feats_D.append([d.detach().double() for d in deltas])
+        feats_D.append([d.double() for d in deltas])
     f = torch.cat(outs)
     K = torch.zeros(len(x), len(x), dtype=torch.float64, device=x.device)
     for l in range(len(feats_A[0])):

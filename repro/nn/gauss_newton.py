@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from repro.nn.escape_nets import _forward_dense, _linear_layers, mlp_gram
+from repro.nn.escape_nets import _linear_layers, inputs_and_deltas, mlp_gram
 
 Tensor = torch.Tensor
 
@@ -25,14 +25,9 @@ def mlp_jacobian(model: nn.Sequential, x: Tensor) -> Tensor:
     weight row-major, then its bias): ∂f/∂W_l = Δ_l ⊗ A_l and ∂f/∂b_l = Δ_l, with A_l the layer's input and
     Δ_l = ∂f/∂z_l per sample (one backward of Σ_μ f_μ, since samples do not interact)."""
     layers = _linear_layers(model)
-    with torch.enable_grad():
-        out, A, Z = _forward_dense(model, x)
-        if out.shape[1] != 1:
-            raise ValueError("mlp_jacobian needs a scalar output")
-        deltas = torch.autograd.grad(out.sum(), Z)
+    _, A, deltas = inputs_and_deltas(model, x, "mlp_jacobian")
     cols = []
     for layer, a, d in zip(layers, A, deltas):
-        d = d.detach()
         cols.append((d.unsqueeze(2) * a.unsqueeze(1)).reshape(len(x), -1))
         if layer.bias is not None:
             cols.append(d)
