@@ -56,10 +56,15 @@ def stacked_cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor
     return F.cross_entropy(logits.reshape(k * b, c), y.reshape(-1), reduction="none").view(k, b).mean(1)
 
 
-def _per_model(value, k: int, like: torch.Tensor) -> torch.Tensor:
-    """A hyperparameter (a number or K values) as a tensor shaped to broadcast over a stacked (K, ...) tensor."""
+def _per_model(value, k: int, like: torch.Tensor):
+    """A hyperparameter (a number or K values) shaped to broadcast over a stacked (K, ...) tensor: a number stays a
+    number (the fused in-place ops take it as a scalar: fewer passes over the stacked tensors, which no longer fit
+    in the cache), K values become a (K, 1, ...) tensor."""
+    if isinstance(value, (int, float)):
+        return float(value)
     t = torch.as_tensor(value, dtype=like.dtype, device=like.device)
-    t = t.expand(k) if t.dim() == 0 else t
+    if t.dim() == 0:
+        return float(t)
     return t.view(k, *([1] * (like.dim() - 1)))
 
 
@@ -76,7 +81,9 @@ class _StackedOptimizer(torch.optim.Optimizer):
                 if p.grad is None:
                     continue
                 hyper = {h: _per_model(group[h], p.shape[0], p) for h in self.HYPER}
-                self.update(p, p.grad + hyper["weight_decay"] * p, self.state[p], hyper)   # L2 in the gradient
+                wd = hyper["weight_decay"]
+                grad = p.grad if isinstance(wd, float) and wd == 0 else p.grad + wd * p   # L2 in the gradient
+                self.update(p, grad, self.state[p], hyper)
 
 
 class StackedSGD(_StackedOptimizer):
@@ -91,8 +98,12 @@ class StackedSGD(_StackedOptimizer):
     def update(self, p, d_p, state, h):
         if "momentum_buffer" in state:   # torch's first step takes the gradient itself as the buffer
             d_p = state["momentum_buffer"].mul_(h["momentum"]).add_(d_p)
-        state["momentum_buffer"] = d_p.clone()
-        p.sub_(h["lr"] * d_p)
+        else:
+            d_p = state["momentum_buffer"] = d_p.clone()
+        if isinstance(h["lr"], float):
+            p.add_(d_p, alpha=-h["lr"])
+        else:
+            p.sub_(h["lr"] * d_p)
 
 
 class StackedAdam(_StackedOptimizer):
@@ -110,6 +121,14 @@ class StackedAdam(_StackedOptimizer):
         state["step"] += 1
         m, v, t, b1, b2 = state["exp_avg"], state["exp_avg_sq"], state["step"], h["beta1"], h["beta2"]
         m.lerp_(grad, 1 - b1)
-        v.mul_(b2).add_((1 - b2) * grad * grad)
-        denom = (v.sqrt() / (1 - b2 ** t).sqrt()).add_(h["eps"])
-        p.sub_(h["lr"] / (1 - b1 ** t) * m / denom)
+        if isinstance(b2, float):
+            v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+        else:
+            v.mul_(b2).add_((1 - b2) * grad * grad)
+        bc1, bc2 = 1 - b1 ** t, 1 - b2 ** t
+        if all(isinstance(h[name], float) for name in ("lr", "beta1", "beta2", "eps")):
+            denom = v.sqrt().div_(bc2 ** 0.5).add_(h["eps"])      # torch's order of operations: same rounding
+            p.addcdiv_(m, denom, value=-h["lr"] / bc1)
+        else:
+            denom = (v.sqrt() / bc2 ** 0.5).add_(h["eps"])
+            p.sub_(h["lr"] / bc1 * m / denom)
