@@ -13,3 +13,15 @@ def load_digits(device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
     d = _load()
     x = torch.as_tensor(d.data, dtype=torch.float32, device=device).div_(16.0)
     return x, torch.as_tensor(d.target, dtype=torch.int64, device=device)
+
+
+def digits_split(n_train: int, shuffle_seed: int = 0, device="cpu"):
+    """The label-noise papers' tiny harness: the 1797 digits in one fixed random order (numpy's RandomState of
+    `shuffle_seed`), the first n_train for training and the rest for testing (gambler: 1200 / 597; label_smoothing:
+    1437 / 360). Returns (x_train, y_train, x_test, y_test)."""
+    import numpy as np
+
+    x, y = load_digits(device)
+    order = torch.as_tensor(np.random.RandomState(shuffle_seed).permutation(len(y)), device=x.device)
+    x, y = x[order], y[order]
+    return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
