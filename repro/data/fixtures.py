@@ -1,4 +1,5 @@
-"""Small data sets written in the real on-disk formats (MNIST idx, CIFAR-10 python pickles, the aclImdb tree), for
+"""Small data sets written in the real on-disk formats (MNIST idx, CIFAR-10 python pickles, the aclImdb tree, GloVe's
+text vectors, the Tiny-ImageNet folders with JPEGs, a torchvision weights file), for
 the tests: they exercise the real loaders end to end without the real (large, downloaded) files. Never used by a
 figure: a tiny run uses synthetic tensors and says data=synthetic."""
 from __future__ import annotations
@@ -113,3 +114,68 @@ def write_imdb(root, n_per_class: int = 40, seed: int = 0) -> Path:
                 text = " ".join(toks[: n // 2]).capitalize() + ". <br /><br />" + " ".join(toks[n // 2:]) + "."
                 (d / f"{i}_{int(rng.integers(*ratings))}.txt").write_text(text, encoding="utf-8")
     return base
+
+
+def write_glove(root, words, dim: int = 300, extra: int = 20, seed: int = 0) -> Path:
+    """<root>/glove.6B/glove.6B.<dim>d.txt: one line per word, "<word> v1 ... v<dim>" with 6-decimal floats (as
+    the real file), for `words` plus `extra` words no review uses."""
+    rng = np.random.default_rng(seed)
+    path = Path(root) / "glove.6B" / f"glove.6B.{dim}d.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    vocab = list(dict.fromkeys(words)) + [f"unused{i}" for i in range(extra)]
+    with open(path, "w", encoding="utf-8") as f:
+        for w in vocab:
+            f.write(w + " " + " ".join(f"{v:.6f}" for v in rng.normal(0, 0.4, dim)) + "\n")
+    return path
+
+
+def write_tiny_imagenet(root, n_classes: int = 4, per_class: int = 3, n_val: int = 6, seed: int = 0) -> Path:
+    """<root>/tiny-imagenet-200/ in the layout of tiny-imagenet-200.zip: wnids.txt (unsorted, as the real one),
+    words.txt, train/<wnid>/images/<wnid>_<k>.JPEG and train/<wnid>/<wnid>_boxes.txt, val/images/val_<k>.JPEG and
+    val/val_annotations.txt (tab-separated file, wnid, box). 64x64 JPEGs with a class colour; the first training
+    image of the first class is greyscale (mode L), as a few real ones are."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    base = Path(root) / "tiny-imagenet-200"
+    wnids = [f"n0{int(rng.integers(1_000_000, 9_999_999))}" for _ in range(n_classes)]
+    colours = rng.integers(30, 225, size=(n_classes, 3))
+    base.mkdir(parents=True, exist_ok=True)
+    (base / "wnids.txt").write_text("".join(w + "\n" for w in wnids))
+    (base / "words.txt").write_text("".join(f"{w}\tclass {i}\n" for i, w in enumerate(wnids)))
+
+    def image(k: int) -> np.ndarray:
+        return np.clip(colours[k] + rng.normal(0, 25, size=(64, 64, 3)), 0, 255).astype(np.uint8)
+
+    for k, w in enumerate(wnids):
+        d = base / "train" / w / "images"
+        d.mkdir(parents=True, exist_ok=True)
+        boxes = []
+        for j in range(per_class):
+            im = Image.fromarray(image(k))
+            (im.convert("L") if k == 0 and j == 0 else im).save(d / f"{w}_{j}.JPEG", format="JPEG")
+            boxes.append(f"{w}_{j}.JPEG\t0\t0\t63\t63\n")
+        (base / "train" / w / f"{w}_boxes.txt").write_text("".join(boxes))
+    val = base / "val" / "images"
+    val.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for j in range(n_val):
+        k = j % n_classes
+        Image.fromarray(image(k)).save(val / f"val_{j}.JPEG", format="JPEG")
+        lines.append(f"val_{j}.JPEG\t{wnids[k]}\t{int(rng.integers(0, 20))}\t5\t50\t60\n")
+    (base / "val" / "val_annotations.txt").write_text("".join(lines))
+    return base
+
+
+def write_efficientnet_weights(root, variant: str = "b0") -> Path:
+    """<root>/<torchvision's weights file name>: the state dict of a randomly initialised torchvision EfficientNet
+    (1000 classes) saved with torch.save, the format of torchvision's file (not its values)."""
+    import torch
+    import torchvision
+
+    from repro.nn.efficientnet_tiny import WEIGHTS
+
+    path = Path(root) / WEIGHTS[variant]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(getattr(torchvision.models, f"efficientnet_{variant}")(weights=None).state_dict(), path)
+    return path

@@ -12,8 +12,9 @@ Checksums are the published ones, never invented:
   IMDB.MD5, WikiText103.MD5).
 - GloVe 6B (glove.6B.zip): the md5 published with public download scripts (PaddleNLP, FedML, ... agree).
 - Tiny-ImageNet (tiny-imagenet-200.zip): the md5 of public TinyImageNet loaders (torchvision-style `resources`).
-- VGG-19 (vgg19-dcbb9e9d.pth): torchvision's weights file; its name carries the first 8 hex digits of its sha256,
-  which torch.hub checks (check_hash); we check the same prefix.
+- VGG-19 (vgg19-dcbb9e9d.pth), EfficientNet-B0/B1 (efficientnet_b{0,1}_rwightman-*.pth): torchvision's weights
+  files; their names carry the first 8 hex digits of their sha256, which torch.hub checks (check_hash); we check the
+  same prefix.
 - Snake series (market.txt, day_temp_atmospheric.csv): sha256 of the files at commit 09b87ad of the authors'
   repository AdenosHermes/NeurIPS_2020_Snake (computed from that commit's blobs; sizes 63,977 and 76,402 bytes as the
   catalog says); the URL is pinned to that commit.
@@ -149,7 +150,8 @@ REGISTRY: tuple[DataSet, ...] = (
             downloads=(Download("glove.6B.zip", ("https://nlp.stanford.edu/data/glove.6B.zip",
                                                  "https://downloads.cs.stanford.edu/nlp/data/glove.6B.zip"),
                                 862_182_613, md5="056ea991adb4740ac6bf1b6d9b50408b", unpack="zip", into="glove.6B"),),
-            uses=_dataset_is("glove6b"), planned=("gambler",), source="md5 published with public download scripts"),
+            uses=lambda e, p: _real(p) and (p.get("dataset") == "glove6b" or p.get("model") == "lstm_glove"),
+            planned=("gambler",), source="md5 published with public download scripts"),
     DataSet("tiny_imagenet", "Tiny-ImageNet (200 classes, 64x64)", paths=("tiny-imagenet-200/wnids.txt",),
             downloads=(Download("tiny-imagenet-200.zip", ("http://cs231n.stanford.edu/tiny-imagenet-200.zip",),
                                 248_100_043, md5="90528d7ca1a48142e341f4ef8d21d0de", unpack="zip"),),
@@ -164,6 +166,16 @@ REGISTRY: tuple[DataSet, ...] = (
                                 574_673_361, sha256_prefix="dcbb9e9d"),),
             uses=lambda e, p: e == "laprop.style_transfer" and p.get("extractor") == "vgg19",
             source="sha256 prefix in torchvision's file name (torch.hub's check)"),
+    # sizes: approximate (torch.save of the same state dict); the sha256 prefix pins the files
+    *(DataSet(f"efficientnet_{v}", f"ImageNet-pretrained EfficientNet-{v.upper()} weights (torchvision "
+                                    f"IMAGENET1K_V1, volumization fig=T3)", paths=(f,),
+              downloads=(Download(f, (f"https://download.pytorch.org/models/{f}",), size,
+                                  sha256_prefix=f.rsplit("-", 1)[1].removesuffix(".pth")),),
+              uses=lambda e, p, v=v: p.get("dataset") == "tiny_imagenet" and p.get("model") == f"efficientnet_{v}"
+              and p.get("weights", "imagenet") is not None,
+              planned=("volumization",), source="sha256 prefix in torchvision's file name (torch.hub's check)")
+      for v, f, size in (("b0", "efficientnet_b0_rwightman-7f5810bc.pth", 21_460_000),
+                         ("b1", "efficientnet_b1_rwightman-bac287d4.pth", 31_620_000))),
     DataSet("snake_temperature", "Snake: authors' Minamitorishima temperature (day_temp_atmospheric.csv)",
             paths=("snake/day_temp_atmospheric.csv",),
             downloads=(Download("snake/day_temp_atmospheric.csv", (f"{SNAKE_REPO}/data/day_temp_atmospheric.csv",),

@@ -256,6 +256,13 @@ def test_registry_checksums_are_torchvisions():
     assert vgg.urls[0] == torchvision.models.VGG19_Weights.IMAGENET1K_V1.url and vgg.urls[0].endswith(
         f"-{vgg.sha256_prefix}.pth")
 
+    from repro.nn.efficientnet_tiny import WEIGHTS
+
+    for v in ("b0", "b1"):
+        (d,) = sources.by_name()[f"efficientnet_{v}"].downloads
+        url = getattr(torchvision.models, f"EfficientNet_{v.upper()}_Weights").IMAGENET1K_V1.url
+        assert d.urls[0] == url and url.endswith(f"-{d.sha256_prefix}.pth") and d.dest == WEIGHTS[v]
+
 
 def test_registry_covers_every_real_data_panel_of_the_configs():
     assert sources.unmatched_real_panels() == []
