@@ -44,13 +44,13 @@ def check_steps(name, data_dir, batch_size=None, steps=3, decreases=True, **kw):
 @pytest.mark.parametrize("name, batch, decreases", [
     ("cnn_basic", None, True), ("cnn_basic_cifar", None, True), ("cnn_small", None, True),
     ("mlp_digits", None, True), ("mlp_blobs", None, False), ("mlp_mnist", None, False),
-    ("lstm_glove", None, True), ("lstmatt", 32, False),
+    ("lstm_glove", 4, True), ("lstmatt", 4, False),    # T = 200 LSTMs: small batches here, the paper's below
 ])
 def test_full_size_models_step_on_real_format_data(name, batch, decreases, data_dir):
     setup = check_steps(name, data_dir, batch, decreases=decreases)
     x, y = setup.batch
     expected = {"cnn_basic": (128, 1, 28, 28), "cnn_basic_cifar": (128, 3, 32, 32), "mlp_digits": (128, 64),
-                "mlp_mnist": (128, 784), "lstm_glove": (32, 200)}
+                "mlp_mnist": (128, 784), "lstm_glove": (4, 200), "lstmatt": (4, 200)}
     if name in expected:
         assert tuple(x.shape) == expected[name]
     assert y.dtype == torch.int64 and int(y.max()) < {"lstm_glove": 2, "lstmatt": 2}.get(name, 10)
@@ -67,6 +67,13 @@ def test_lstm_glove_reads_the_glove_rows_of_its_vocab(data_dir):
     known = [i for i, w in enumerate(itos) if w in fixtures.POSITIVE + fixtures.FILLER]
     assert known and (weight[known].abs().sum(1) > 0).all() and (weight[:2] == 0).all()
     assert torch.equal(weight, load_vectors(data_dir, itos)[0])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, batch", [("lstm_glove", 32), ("lstmatt", 32)])
+def test_imdb_models_at_the_papers_batch(name, batch, data_dir):
+    setup = check_steps(name, data_dir, batch, decreases=name == "lstm_glove")
+    assert tuple(setup.batch[0].shape) == (batch, 200)
 
 
 @pytest.mark.slow
