@@ -102,7 +102,7 @@ FILLER = "the a movie film plot actor scene story it was and of to is this that 
 
 def write_imdb(root, n_per_class: int = 40, seed: int = 0, length: tuple[int, int] = (10, 60)) -> Path:
     """<root>/aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt with generated reviews (with <br /> tags) of
-    length[0] to length[1] - 1 words (real reviews: median about 174, a third over 200)."""
+    length[0] to length[1] - 1 words (real reviews average roughly 230 words)."""
     rng = np.random.default_rng(seed)
     base = Path(root) / "aclImdb"
     for split in ("train", "test"):

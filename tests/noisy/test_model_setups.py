@@ -86,8 +86,9 @@ def test_resnet18_steps_on_cifar_files(data_dir):
 def test_efficientnet_steps_on_tiny_imagenet_files_with_weights_from_data_dir(name, data_dir):
     setup = check_steps(name, data_dir, batch_size=4, steps=2, decreases=False)
     assert setup.model.net.classifier[1].out_features == 200 and setup.batch[0].shape == (4, 3, 64, 64)
-    state = torch.load(data_dir / __import__("repro.nn.efficientnet_tiny", fromlist=["WEIGHTS"]).WEIGHTS[name[-2:]],
-                       weights_only=True)
+    from repro.nn.efficientnet_tiny import WEIGHTS
+
+    state = torch.load(data_dir / WEIGHTS[name[-2:]], weights_only=True)
     fresh = build_setup(name, data_dir, batch_size=4).model.net.features[0][0].weight
     assert torch.equal(fresh, state["features.0.0.weight"])     # the file's weights, not a random init
 
