@@ -100,8 +100,9 @@ NEGATIVE = "awful boring terrible dull waste worst poorly hated".split()
 FILLER = "the a movie film plot actor scene story it was and of to is this that with".split()
 
 
-def write_imdb(root, n_per_class: int = 40, seed: int = 0) -> Path:
-    """<root>/aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt with short generated reviews (with <br /> tags)."""
+def write_imdb(root, n_per_class: int = 40, seed: int = 0, length: tuple[int, int] = (10, 60)) -> Path:
+    """<root>/aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt with generated reviews (with <br /> tags) of
+    length[0] to length[1] - 1 words (real reviews average roughly 230 words)."""
     rng = np.random.default_rng(seed)
     base = Path(root) / "aclImdb"
     for split in ("train", "test"):
@@ -109,7 +110,7 @@ def write_imdb(root, n_per_class: int = 40, seed: int = 0) -> Path:
             d = base / split / folder
             d.mkdir(parents=True, exist_ok=True)
             for i in range(n_per_class):
-                n = int(rng.integers(10, 60))
+                n = int(rng.integers(*length))
                 toks = [str(rng.choice(words)) if rng.random() < 0.2 else str(rng.choice(FILLER)) for _ in range(n)]
                 text = " ".join(toks[: n // 2]).capitalize() + ". <br /><br />" + " ".join(toks[n // 2:]) + "."
                 (d / f"{i}_{int(rng.integers(*ratings))}.txt").write_text(text, encoding="utf-8")

@@ -11,6 +11,14 @@ return logits [B, num_outputs]. Both run the LSTM over all T positions, padding 
                    embedding(300) -> LSTM(256) -> dot-product attention of the outputs against the final hidden
                    state (weights softmax_t(o_t . h_T), context sum_t w_t o_t) -> Linear(256 -> 2).
 
+Reading h_T of the padded sequence is what the catalogs specify ("the last hidden state", fix_length 200); its
+consequence: the pad vector is 0 (GloVe) and at initialisation the forget gates are ~1/2, so what a review says
+reaches h_T damped by the pad positions after it: at init the gradient reaching the LSTM's input weights from a
+review falls ~1e-10 per 50 pad positions and is exactly 0 in float32 after ~150 (measured; a review shorter than
+~50 whitespace tokens then gives the input weights no gradient). Long reviews (IMDB reviews average roughly 230
+words, so many fill all 200 positions) carry the signal. The authors' training code is not in the catalog; if it
+packed the sequences, this differs.
+
 The embedding bug (catalog volumization, "Models"): the authors' LSTMATT calls
 `self.word_embeddings.from_pretrained(vectors)` and discards the returned module, so the embedding stays nn.Embedding's
 own N(0, 1) init and is trained; GloVe is never used. `embedding_bug=True` (default) reproduces that: the vectors, if

@@ -8,6 +8,8 @@
                        loss, the anchor-point estimate of the transition matrix), Co-teaching (forget-rate schedule,
                        small-loss cross selection, the kept rows' label precision), Co-teaching+ (disagreement
                        filter), Co-Gambler
+    model_setups.py    each network of repro/nn/noisy_nets.py with its paper's real loader, noise, loss, optimizer and
+                       batch (one batch ready to step: the full-size smoke tests and benchmarks/bench_noisy_models.py)
 
 The loss itself is repro/nn/gambler_loss.py, the noise repro/data/noisy_labels.py, the plateau theory
 repro/theory/gambler.py; the loop that calls these is the training layer's `fit` (hooks on_step / on_epoch_end).
