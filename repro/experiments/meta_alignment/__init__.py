@@ -7,4 +7,4 @@ version): the figures' experiment functions, one module per kind of figure (spec
 
 Task families (text->image, image->audio, text->speech and the tiny stand-ins): repro/data/meta_alignment/tasks.py.
 """
-from repro.experiments.meta_alignment import tradeoff  # noqa: F401  (registration)
+from repro.experiments.meta_alignment import diagrams, tradeoff  # noqa: F401  (registration)
