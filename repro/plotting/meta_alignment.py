@@ -56,22 +56,36 @@ def graph(ax, rows: pd.DataFrame, e: dict) -> None:
     ax.set_xlim(-0.15, 1.15)
     ax.set_ylim(-0.15, 1.0)
     ax.axis("off")
+    def curve(r):
+        """A straight segment, or, between two nodes of one column that are not neighbours, an arc bulging
+        outwards (so that it does not run through the nodes between them)."""
+        t = np.linspace(0, 1, 30)
+        xs, ys = r["x"] + (r["x1"] - r["x"]) * t, r["y"] + (r["y1"] - r["y"]) * t
+        if abs(r["x"] - r["x1"]) < 1e-9:
+            side = -1 if r["x"] < 0.5 else 1
+            xs = xs + side * 4 * t * (1 - t) * 0.12 * abs(r["y1"] - r["y"])
+        return xs, ys
+
     path = rows[rows["metric"] == "path_edge"]
     for _, r in path.iterrows():
-        ax.plot([r["x"], r["x1"]], [r["y"], r["y1"]], color="gold", lw=6, alpha=0.6, zorder=1)
+        ax.plot(*curve(r), color="gold", lw=6, alpha=0.6, zorder=1)
     for _, r in rows[rows["metric"] == "edge"].iterrows():
-        ax.plot([r["x"], r["x1"]], [r["y"], r["y1"]], ls=r["style"], color=r["color"], lw=1.5, zorder=2,
-                label=r["edge_kind"])
+        xs, ys = curve(r)
+        ax.plot(xs, ys, ls=r["style"], color=r["color"], lw=1.5, zorder=2, label=r["edge_kind"])
         if _text(r.get("pairs")):
-            ax.text((r["x"] + r["x1"]) / 2 - 0.02, (r["y"] + r["y1"]) / 2, r["pairs"], fontsize=6,
-                    color=r["color"], ha="right")
+            ax.text(xs[15] - 0.02, ys[15], r["pairs"], fontsize=6, color=r["color"], ha="right")
     for _, r in rows[rows["metric"] == "node"].iterrows():
         ax.plot(r["x"], r["y"], "o", ms=14, mfc="#e8f0ff" if r["side"] == "modality" else "#fff0e0", mec="k",
                 zorder=3)
         label = _text(r.get("text"))
-        ax.text(r["x"], r["y"] + 0.05, r["node"], fontsize=7, ha="center", zorder=4)
-        ax.text(r["x"], r["y"] - 0.07, label[:38] + ("..." if len(label) > 38 else ""), fontsize=5, ha="center",
-                va="top", zorder=4)
+        if e.get("details", True):
+            ax.text(r["x"], r["y"] + 0.05, r["node"], fontsize=7, ha="center", zorder=4)
+            ax.text(r["x"], r["y"] - 0.07, label[:38] + ("..." if len(label) > 38 else ""), fontsize=5,
+                    ha="center", va="top", zorder=4)
+        else:   # names beside the nodes: outside for tasks (right column), modalities (left column)
+            right = r["side"] == "task"
+            ax.text(r["x"] + (0.05 if right else -0.05), r["y"], r["node"], fontsize=7, va="center",
+                    ha="left" if right else "right", zorder=4)
     handles, labels = ax.get_legend_handles_labels()
     uniq = dict(zip(labels, handles))
     if uniq:
@@ -123,3 +137,15 @@ def cluster_table(ax, rows: pd.DataFrame, e: dict) -> None:
         t.auto_set_font_size(False)
         t.set_fontsize(5)
         t.scale(1, 1.0)
+
+
+@plot("meta_alignment.row_table")
+def row_table(ax, rows: pd.DataFrame, e: dict) -> None:
+    """The selected rows as a table of the entry's `cols` (e.g. fig 8's edge list)."""
+    cols = e["cols"]
+    ax.axis("off")
+    cells = [[_text(r.get(c)) for c in cols] for _, r in rows.iterrows()]
+    if cells:
+        t = ax.table(cellText=cells, colLabels=cols, loc="center", cellLoc="left")
+        t.auto_set_font_size(False)
+        t.set_fontsize(5.5)

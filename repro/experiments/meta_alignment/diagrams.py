@@ -12,6 +12,8 @@ paper's three example CIFAR images per cluster (those need CIFAR-10/100 in data_
 """
 from __future__ import annotations
 
+import textwrap
+
 from repro.data.meta_alignment import tasks as T
 from repro.experiments.registry import experiment
 
@@ -138,12 +140,12 @@ def paradigm(p, ctx):
                         (fam.target, fam.target_tasks, "low resource"), False),
     }
     for i, (setting, (src, tgt, shared)) in enumerate(settings.items()):
-        y = 0.72 - 0.45 * i
-        for side, (mod, tasks_, res), x in (("source", src, 0.2), ("target", tgt, 0.72)):
+        y = 0.75 - 0.45 * i
+        for side, (mod, tasks_, res), x in (("source", src, 0.24), ("target", tgt, 0.76)):
             text = f"{side}: {mod.name} ({res})\ntasks: {', '.join(tasks_)}\nencoder: {mod.encoder if not shared else fam.source.encoder}"
-            yield box(f"{setting}:{side}", x, y, text, w=0.44, h=0.2, setting=setting, side=side,
+            yield box(f"{setting}:{side}", x, y, textwrap.fill(text, 40, replace_whitespace=False), w=0.46, h=0.3, setting=setting, side=side,
                       modality=mod.name, tasks=" | ".join(tasks_), color="#e8f0ff" if side == "source" else "#fff0e0")
-        yield arrow(f"{setting}:source", f"{setting}:target", 0.42, y, 0.5, y,
+        yield arrow(f"{setting}:source", f"{setting}:target", 0.47, y, 0.53, y,
                     text="same encoder" if shared else "different encoders", setting=setting)
         yield {"metric": "same_modality", "value": float(src[0].name == tgt[0].name), "setting": setting}
         yield {"metric": "label_overlap", "value": float(len(set(src[1]) & set(tgt[1]))), "setting": setting,
@@ -158,24 +160,22 @@ def meta_aligned_space(p, ctx):
     """fig 2: per family, source and target encoders map into one meta-aligned space, linked by the family's
     (strong or weak) pairs; one classifier reads the space. Rows: box, arrow (the links), pairs (per family)."""
     for i, fam in enumerate(_families(p)):
-        x0 = i / len(_families(p))
-        w = 1.0 / len(_families(p))
-        nodes = {"x_s": (x0 + 0.25 * w, 0.12, f"x_s: {fam.source.name}"),
-                 "x_t": (x0 + 0.75 * w, 0.12, f"x_t: {fam.target.name}"),
-                 "e_s": (x0 + 0.25 * w, 0.4, f"e_s: {fam.source.encoder.split(',')[0]}"),
-                 "e_t": (x0 + 0.75 * w, 0.4, f"e_t: {fam.target.encoder.split(',')[0]}"),
-                 "space": (x0 + 0.5 * w, 0.66, "meta-aligned space"),
-                 "phi": (x0 + 0.5 * w, 0.9, f"shared classifier phi\n({fam.n_way}-way {fam.task.split('(')[0].strip()})")}
+        nodes = {"x_s": (0.25, 0.1, f"x_s: {fam.source.name}"),
+                 "x_t": (0.75, 0.1, f"x_t: {fam.target.name}"),
+                 "e_s": (0.25, 0.38, "e_s\n" + textwrap.fill(fam.source.encoder, 24)),
+                 "e_t": (0.75, 0.38, "e_t\n" + textwrap.fill(fam.target.encoder, 24)),
+                 "space": (0.5, 0.65, "meta-aligned space"),
+                 "phi": (0.5, 0.9, f"shared classifier phi\n{fam.n_way}-way: {textwrap.fill(fam.task, 30)}")}
         for name, (x, y, text) in nodes.items():
-            yield box(f"{fam.name}:{name}", x, y, text, w=0.9 * w / 2 if name in ("x_s", "x_t", "e_s", "e_t") else 0.8 * w,
-                      h=0.12, family=fam.name, node=name, panel=0,
+            yield box(f"{fam.name}:{name}", x, y, text, w=0.44 if name in ("x_s", "x_t", "e_s", "e_t") else 0.8,
+                      h=0.1 if name.startswith("x") else 0.16, family=fam.name, node=name, panel=i,
                       color={"space": "#e0f5e0", "phi": "#f5e0f5"}.get(name, "white"))
         for a, b in (("x_s", "e_s"), ("x_t", "e_t"), ("e_s", "space"), ("e_t", "space"), ("space", "phi")):
             (xa, ya, _), (xb, yb, _) = nodes[a], nodes[b]
-            yield arrow(a, b, xa, ya + 0.06, xb, yb - 0.06, family=fam.name, link="map")
+            yield arrow(a, b, xa, ya + 0.06, xb, yb - 0.08, family=fam.name, link="map", panel=i)
         (xa, ya, _), (xb, yb, _) = nodes["x_s"], nodes["x_t"]
-        yield arrow("x_s", "x_t", xa + 0.2 * w, ya, xb - 0.2 * w, yb, style="dashed", color="tab:purple",
-                    text=f"{fam.pairs} pairs", family=fam.name, link="pairs", pairs=fam.pairs)
+        yield arrow("x_s", "x_t", xa + 0.22, ya, xb - 0.22, yb, style="dashed", color="tab:purple",
+                    text=f"{fam.pairs} pairs", family=fam.name, link="pairs", pairs=fam.pairs, panel=i)
         yield {"metric": "pairs", "value": float(fam.pairs == "strong"), "family": fam.name, "pairs": fam.pairs,
                "n_clusters": len(fam.clusters)}
 
