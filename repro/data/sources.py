@@ -206,6 +206,17 @@ REGISTRY: tuple[DataSet, ...] = (
             how="run fairseq's examples/translation/prepare-iwslt14.sh (it downloads and preprocesses the corpus) "
                 "and put its iwslt14.tokenized.de-en/ folder in data_dir",
             uses=_dataset_is("iwslt14")),
+    DataSet("yummly28k", "Yummly-28K recipes (metadata JSON, photos, precomputed BERT features)",
+            paths=("yummly28k/metadata",),
+            how="stage Yummly-28K offline (xmodal's download_recipe.sh fetches a .rar) as yummly28k/metadata/"
+                "meta<fid>.json + yummly28k/images/img<fid>.jpg, and precompute bert-base-uncased features into "
+                "yummly28k/text_embs/<fid>.npy (catalog meta_alignment.md)",
+            uses=_dataset_is("yummly28k"), planned=("meta_alignment",)),
+    DataSet("resnet18", "ImageNet-pretrained ResNet-18 weights (torchvision IMAGENET1K_V1)",
+            paths=("resnet18-f37072fd.pth",),
+            downloads=(Download("resnet18-f37072fd.pth", ("https://download.pytorch.org/models/resnet18-f37072fd.pth",),
+                                46_830_571, sha256_prefix="f37072fd"),),
+            planned=("meta_alignment",), source="sha256 prefix in torchvision's file name (torch.hub's check)"),
     DataSet("wilderness", "CMU Wilderness multilingual speech (99-language subset)", paths=("wilderness",),
             how="re-crawl the audio with the festvox CMU Wilderness scripts "
                 "(github.com/festvox/datasets-CMU_Wilderness) and put the aligned text/speech per language under "

@@ -5,7 +5,8 @@ two on those columns, optionally filters (`where`), and evaluates `test`, an exp
 `right`, the `by` columns and any `vars` in the whitelisted grammar of repro/expr.py (numbers, arithmetic,
 comparisons, and/or/not, abs sqrt log log10 exp min max ...; nothing else is evaluated). `require` says how many
 groups must pass: all (default), any, or a fraction like ">=0.8" (e.g. "A below B in >= 4/5 seeds": by [seed]).
-`type: monotone` checks that `left` aggregated over `x` is monotone. Any value may be written {tiny: a, full: b};
+`type: monotone` checks that `left` aggregated over `x` is strictly monotone, or, with `tolerance: t`, monotone up to t
+(no later value below an earlier one by more than t when increasing; above it, when decreasing). Any value may be written {tiny: a, full: b};
 a claim whose value is null at a scale is not evaluated there. `gate: false` marks a reported-only claim.
 `device: cuda` (or a list, e.g. [cuda]) evaluates a claim only on rows measured on that device (their `device`
 column, e.g. a timing claim about a GPU): rows measured elsewhere are dropped (rows without a device, such as
@@ -160,7 +161,12 @@ def evaluate_claim(df: pd.DataFrame, claim: dict, panel: str, scale: str) -> Cla
             x = c["x"]
             s = left.sort_values(x)["value"].to_numpy()
             d = np.diff(s)
-            ok = bool(np.all(d > 0) if c.get("direction", "increasing") == "increasing" else np.all(d < 0))
+            up = c.get("direction", "increasing") == "increasing"
+            if c.get("tolerance") is None:
+                ok = bool(np.all(d > 0) if up else np.all(d < 0))
+            else:   # no later value falls below (rises above) an earlier one by more than the tolerance
+                worst = np.maximum.accumulate(s) - s if up else s - np.minimum.accumulate(s)
+                ok = bool(np.all(worst <= float(c["tolerance"])))
             return ClaimResult(panel, cid, text, gate, ok, "values " + ", ".join(_fmt(v) for v in s))
         frame = left.rename(columns={"value": "left"})
         if c.get("right"):
