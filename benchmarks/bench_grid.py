@@ -6,7 +6,7 @@ batch order (cells that share a seed: one input batch for all) and every model o
 
 The goal of the gambler issue on this 2-core CPU: >= 5x at K = 64.
 
-    python benchmarks/bench_grid.py [--k 64] [--epochs 3] [--model mlp_digits|cnn_basic]
+    python benchmarks/bench_grid.py [--k 64] [--epochs 3] [--model mlp_digits|cnn_basic] [--device cuda]
 """
 from __future__ import annotations
 
@@ -35,8 +35,11 @@ def cnn() -> nn.Module:
                          nn.Linear(800, 500), nn.ReLU(), nn.Linear(500, 11))
 
 
+DEVICE = torch.device("cpu")
+
+
 def data(model: str):
-    x, y = load_digits()
+    x, y = load_digits(DEVICE)
     if model == "cnn_basic":   # digits upsampled to MNIST's 28x28: the cost of an MNIST-size CNN
         x = torch.nn.functional.interpolate(x.view(-1, 1, 8, 8), size=28, mode="bilinear").flatten(1)
     return x[:N_TRAIN], y[:N_TRAIN], x[N_TRAIN:], y[N_TRAIN:]
@@ -46,7 +49,7 @@ def stacked(make, k, epochs, seeds, model):
     x, y, xt, yt = data(model)
     payoffs = torch.linspace(8.0, 9.9, k).tolist()
     task = NoisyTask.corrupt(x, y, xt, yt, 10, [("symmetric", 0.5)] * k)
-    stack = init_stack(make, seeds)
+    stack = init_stack(make, seeds, device=DEVICE)
     opt = StackedAdam(stack.parameters(), lr=1e-3)
     for _ in train_grid(stack, opt, GamblerCells(payoffs, 10), task, epochs=epochs, batch_size=BATCH,
                         order_seeds=seeds):
@@ -59,11 +62,11 @@ def sequential(make, k, epochs, model):
     labels = task.labels[0]
     for i, o in enumerate(torch.linspace(8.0, 9.9, k).tolist()):
         torch.manual_seed(i)
-        net = make()
+        net = make().to(DEVICE)
         opt = torch.optim.Adam(net.parameters(), lr=1e-3)
         gen = torch.Generator().manual_seed(i)
         for _ in range(epochs):
-            perm = torch.randperm(len(x), generator=gen)
+            perm = torch.randperm(len(x), generator=gen).to(DEVICE)
             for j in range(0, len(x), BATCH):
                 idx = perm[j:j + BATCH]
                 opt.zero_grad()
@@ -74,8 +77,12 @@ def sequential(make, k, epochs, model):
 
 
 def timed(fn) -> float:
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
     start = time.perf_counter()
     fn()
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
     return time.perf_counter() - start
 
 
@@ -85,10 +92,13 @@ def main():
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--model", choices=["mlp_digits", "cnn_basic"], default="mlp_digits")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    ap.add_argument("--device", default="cpu", help="cpu | cuda")
     ap.add_argument("--repeats", type=int, default=2, help="interleaved repeats; the fastest of each is kept")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
+    global DEVICE
+    DEVICE = torch.device(a.device)
     make = mlp if a.model == "mlp_digits" else cnn
     torch.manual_seed(0)
     stacked(make, 2, 1, [0, 1], a.model)   # warm-up (first-call costs of vmap and the allocator)
@@ -98,7 +108,7 @@ def main():
         t_one = min(t_one, timed(lambda: stacked(make, a.k, a.epochs, [0] * a.k, a.model)))
         t_own = min(t_own, timed(lambda: stacked(make, a.k, a.epochs, list(range(a.k)), a.model)))
     steps = a.k * a.epochs * -(-N_TRAIN // BATCH)
-    print(f"{a.model}, K = {a.k}, {a.epochs} epochs, {torch.get_num_threads()} threads "
+    print(f"{a.model}, K = {a.k}, {a.epochs} epochs, {a.device}, {torch.get_num_threads()} threads "
           f"({steps} model-steps each way)")
     print(f"  sequential (torch.optim.Adam, one model at a time): {t_seq:7.2f} s")
     print(f"  stacked, one batch order:                          {t_one:7.2f} s   speed-up {t_seq / t_one:5.1f}x")

@@ -5,7 +5,8 @@
 #    of the dispatcher), 2. the full-size smoke tests on the GPU in bf16 with a steady-state time per step (the
 #    numbers behind the GPU cost estimates of `repro list`), 3. tiny figures through the CLI with precision=bf16,
 #    4. the optimizer-step benchmark on the GPU, 5. the simulation benchmark on the box's CPU (one thread).
-# STEPS="1 5" runs only those steps (default: 1-5). Step 6 (not in the default): snake fig 9 at full scale, whose
+# STEPS="1 5" runs only those steps (default: 1-5). Step 7 (not in the default): the stacked grid trainer
+# benchmark on CUDA (~2 min). Step 6 (not in the default): snake fig 9 at full scale, whose
 # timing claims (i), (iii) carry `device: cuda` and are N/A on the committed CPU CSV (~2-3 min).
 # Offline boxes: wheels for packages the box lacks go in .whl/ (pip download ... -d .whl), the authors' reference
 # curves in .gpu/reference (a copy of ../shared/reference); both are git-ignored.
@@ -52,4 +53,8 @@ want 6 && step "6. snake fig 9 at full scale: the GPU timing claims" && \
 timeout "${FIG9_S:-300}" python3 -m repro.cli run paper=snake fig=9 scale=full runs_dir=/tmp/gpu_runs \
   results_dir=/tmp/gpu_results 2>&1 | tee "$OUT/snake_fig9.log" | tail -16
 want 6 && cp /tmp/gpu_results/snake/fig9* "$OUT/" 2>/dev/null
+want 7 && step "7. stacked grid trainer on the GPU: K = 64 stacked vs 64 sequential (label-noise grids)" && \
+for m in mlp_digits cnn_basic; do
+  timeout 240 python3 benchmarks/bench_grid.py --device cuda --model $m --k 64 --epochs 2 --repeats 1
+done 2>&1 | tee "$OUT/bench_grid.log" | grep -v "^$"
 step done
