@@ -4,7 +4,15 @@ one payoff o per model) trained as one stacked model, against the same K models 
 plain module and torch.optim.Adam (the way a per-run script trains them). Two stacked cases: every model on one
 batch order (cells that share a seed: one input batch for all) and every model on its own order (K seeds).
 
-The goal of the gambler issue on this 2-core CPU: >= 5x at K = 64.
+The goal of the gambler issue on this 2-core CPU: >= 5x at K = 64. Measured here (2026-12-06, one thread, the
+machine shared with other jobs, interleaved): NOT met. mlp_digits 3 epochs: sequential 3.7 s, stacked 6.3 s (0.6x);
+one epoch in a quiet moment 1.9 s vs 2.1 s (0.9x); cnn_basic at 28x28, 1 epoch: 84 s vs 113 s (0.7x). On a CPU a
+single 64-256-256 MLP or CNN_basic at batch 128 already keeps the core busy with large matrix products (34-72
+GFLOP/s either way): stacking removes per-step Python and launch overhead, of which a CPU has little, and vmap's
+batched products (bmm, grouped convolutions) run no faster than K separate ones. With two threads on a loaded
+machine the sequential runs slowed far more than the stacked one (2.8x at K = 16 for cnn_basic, 6-16x for the MLP
+at load 10): thread contention, not a property of the trainer. The gain is on a GPU, where a step of one small
+model is launch-bound: gpu_check.sh step 7 measures it there.
 
     python benchmarks/bench_grid.py [--k 64] [--epochs 3] [--model mlp_digits|cnn_basic] [--device cuda]
 """
