@@ -19,8 +19,9 @@ demo: $(STAMP)  ## reproduce LaProp's divergence figure at full scale on the CPU
 	repro run paper=laprop fig=1 scale=full
 	@echo "CSV:  results/laprop/fig1.csv"; echo "plot: results/laprop/fig1.png"
 
-test: $(STAMP)  ## run the test suite (what CI runs)
-	$(PYTHON) -m pytest -q
+TEST_WORKERS ?= auto
+test: $(STAMP)  ## run the test suite (what CI runs), one pytest-xdist worker per core (TEST_WORKERS=0: one process)
+	$(PYTHON) -m pytest -q -n $(TEST_WORKERS)
 
 tiny: $(STAMP)  ## run every figure at tiny scale (seconds each)
 	repro run all scale=tiny
