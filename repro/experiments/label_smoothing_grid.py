@@ -139,7 +139,15 @@ def _model_kwargs(p: dict) -> dict:
 
 
 def cells_of(p: dict) -> list[tuple[float, float]]:
-    """The (a, p) cells: the product a_values x p_values (rounded to 2 decimals, a-major)."""
+    """The (a, p) cells, rounded to 2 decimals, a-major: the product a_values x p_values, or with p_rule "beta" the
+    table's pair per a: p = beta(a) (the code's --optimal_smoothing) and p = 1 (NLL)."""
+    if p.get("p_rule") == "beta":
+        from repro.theory.label_smoothing import beta
+
+        K = int(p.get("K", 10))
+        return [(_r2(a), v) for a in p["a_values"] for v in sorted({_r2(beta(float(a), K)), 1.0})]
+    if p.get("p_rule"):
+        raise ValueError(f"unknown p_rule {p['p_rule']!r}; choose beta (or leave it out for a_values x p_values)")
     return [(_r2(a), _r2(v)) for a, v in product(p["a_values"], p["p_values"])]
 
 
@@ -247,7 +255,8 @@ def train_cells(p: dict, ctx, cells: list[tuple[float, float]], data) -> dict:
 def train_grid_experiment(p, ctx):
     """Our (a, p) grid, trained (module doc). Params: dataset, model (+ width for mlp_digits), method (smoothing |
     fsmoothing, + scale_lr s), a_values, p_values, optimizer (sgd | adam), lr, momentum, weight_decay, epochs,
-    batch_size, drop_last, eval_every, noise_seed, cells_per_stack, n_train / n_test (smoke tests), K (10).
+    batch_size, drop_last, eval_every, noise_seed, cells_per_stack, n_train / n_test (smoke tests), K (10), p_rule
+    (cells_of), table_epoch (metric table_acc: the test accuracy at that epoch, or the last one if not evaluated).
     p["outputs"] (default all of OUTPUTS): "curves" -> curve_rows per cell (per-epoch test_acc_epoch,
     test_loss_epoch, train_loss_epoch; plus train_acc_clean_epoch / train_acc_corrupt_epoch, the accuracy on the
     training labels split by whether the label is the true one: memorisation; peak_acc, peak_acc_epoch, final_acc,
@@ -273,6 +282,10 @@ def train_grid_experiment(p, ctx):
                 for e, v in zip(epochs, lg[key]):
                     if not math.isnan(v):      # a = 1 has no corrupted label
                         yield {"step": int(e), "metric": f"train_{key}_epoch", "value": float(v), **cell}
+        if p.get("table_epoch") is not None:   # T1: the accuracy at a fixed epoch (performance.py: index 98)
+            at = epochs == int(p["table_epoch"])
+            yield {"metric": "table_acc", "value": float(acc[at][0] if at.any() else acc[-1]),
+                   "clean_rate": a, "p": pv, **cols}
         j = int(np.argmax(acc))
         finals.append({"clean_rate": a, "p": pv, "test_acc_last": acc[-1], "test_loss_last": tl[-1],
                        "train_loss_last": trl[-1], "test_acc_best": acc[j], "test_acc_best_epoch": epochs[j]})
