@@ -105,7 +105,28 @@ def _subset(x, y, n):
 
 def load_split(p: dict, ctx):
     """(x_train, y_train, x_test, y_test) on ctx.device for p["dataset"]; x_train of cifar10 is AugmentedImages.
-    p["n_train"] / p["n_test"] keep the first images (smoke tests)."""
+    p["n_train"] / p["n_test"] keep the first images (smoke tests). data_source "generated" (mnist, cifar10): small
+    files in the real on-disk format (repro/data/fixtures.py, generated_n training images) written to a temporary
+    folder and read by the same loaders: the pipeline smoke test of a tiny entry (rows say data=synthetic)."""
+    source = p.get("data_source", "real")
+    if source == "generated" and p["dataset"] in ("mnist", "cifar10"):
+        import tempfile
+
+        from repro.data import fixtures
+
+        n, seed = int(p["generated_n"]), ctx.seed_for("data_files") % 2**32
+        with tempfile.TemporaryDirectory() as root:
+            if p["dataset"] == "mnist":
+                fixtures.write_mnist(root, n_train=n, n_test=max(10, n // 4), seed=seed)
+            else:
+                fixtures.write_cifar10(root, per_batch=-(-n // 5), n_test=max(10, n // 4), seed=seed)
+            return _read_split(p, ctx, root)
+    if source not in ("real", "generated"):
+        raise ValueError(f"unknown data_source {source!r}; choose real or generated")
+    return _read_split(p, ctx, ctx.data_dir)
+
+
+def _read_split(p: dict, ctx, data_dir):
     dataset, dev = p["dataset"], ctx.device
     if dataset == "digits":
         from repro.data.digits import digits_split
@@ -114,14 +135,14 @@ def load_split(p: dict, ctx):
     elif dataset == "mnist":
         from repro.data.mnist import load_idx_dataset
 
-        (x, y), (xt, yt) = (load_idx_dataset("MNIST", ctx.data_dir, train) for train in (True, False))
+        (x, y), (xt, yt) = (load_idx_dataset("MNIST", data_dir, train) for train in (True, False))
         x, xt = (v.to(dev).float().div_(255).unsqueeze(1) for v in (x, xt))   # ToTensor: [N, 1, 28, 28] in [0, 1]
         y, yt = y.to(dev).long(), yt.to(dev).long()
     elif dataset == "cifar10":
         from repro.data.cifar10 import load_cifar10, normalize
 
-        x, y = load_cifar10(ctx.data_dir, train=True, device=dev)
-        xt, yt = load_cifar10(ctx.data_dir, train=False, device=dev)
+        x, y = load_cifar10(data_dir, train=True, device=dev)
+        xt, yt = load_cifar10(data_dir, train=False, device=dev)
         xt = normalize(xt)
     else:
         raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
@@ -171,7 +192,7 @@ def _test_metrics(stack, x_test, y_test):
     return acc.cpu(), ce.cpu()
 
 
-TRAIN_KEYS = ("dataset", "model", "width", "method", "scale_lr", "optimizer", "lr", "momentum", "weight_decay",
+TRAIN_KEYS = ("dataset", "data_source", "generated_n", "model", "width", "method", "scale_lr", "optimizer", "lr", "momentum", "weight_decay",
               "epochs", "batch_size", "drop_last", "eval_every", "noise_seed", "n_train", "n_test", "digits_train",
               "augment", "K")
 CELL_VERSION = 1   # bump when a change to the training changes a cell's curves (the cache key holds it)
@@ -268,7 +289,8 @@ def train_grid_experiment(p, ctx):
         raise ValueError(f"unknown outputs {sorted(outputs - set(OUTPUTS))}; choose from {', '.join(OUTPUTS)}")
     cells = cells_of(p)
     data = load_split(p, ctx)
-    cols = {"dataset": p["dataset"], "data": "real"}
+    synthetic = p.get("data_source") == "generated" and p["dataset"] != "digits"
+    cols = {"dataset": p["dataset"], "data": "synthetic" if synthetic else "real"}
     finals = []
     logs = train_cells(p, ctx, cells, data)
     for a, pv in cells:
@@ -294,4 +316,4 @@ def train_grid_experiment(p, ctx):
     if grid_outputs:
         yield from grid_rows(df, {**p, "outputs": grid_outputs}, cols)
     if "relaxation" in outputs:
-        yield from relaxation_rows(df, p)
+        yield from relaxation_rows(df, p, data=cols["data"])
