@@ -4,7 +4,9 @@ repro/nn/label_smoothing_loss.py, the memorization picture (α, β, γ, a_c, agn
 the authors' released grids repro/data/reference.py (`load_label_smoothing_reference`).
 
 The functions here need no training: they read the authors' per-run logs (kind=paper rows, data=real) and evaluate
-the theory (kind=theory rows). Grid cells carry the columns `clean_rate` (a) and `p`; per-column summaries carry
+the theory (kind=theory rows). Our own trained grids (label_smoothing.train_grid, repro/experiments/
+label_smoothing_grid.py) go through the same row makers (grid_rows, curve_rows, relaxation_rows), so that claims
+compare ours with the authors' cell by cell. Grid cells carry the columns `clean_rate` (a) and `p`; per-column summaries carry
 `clean_rate` only, so that claims join them with the theory curves `by: [clean_rate]`.
 """
 from __future__ import annotations
@@ -67,15 +69,13 @@ def column_summaries(df: pd.DataFrame, p_strong: float = 0.2, p_mild: float = 0.
     return s
 
 
-@experiment("label_smoothing.reference_grid")
-def reference_grid(p, ctx):
-    """The authors' grid (see _grid) as rows. outputs (list): "cells" -> per (clean_rate, p): test_acc (%, epoch
-    100), test_loss, test_error = 1 - acc/100 and rel_acc (accuracy min-max rescaled to [0, 1] within its a-column,
-    fig=2); "columns" -> column_summaries' metrics per clean_rate (argmin_prev as a column of argmin_p_loss), and
-    argmin_a_improvement, the a of the most negative fig=5 bar."""
-    df = _grid(p)
+def grid_rows(df: pd.DataFrame, p: dict, cols: dict):
+    """Rows of one (a, p) grid (columns clean_rate, p, test_acc_last in %, test_loss_last), the authors' or ours.
+    p["outputs"] (list, default both): "cells" -> per (clean_rate, p): test_acc (%, last epoch), test_loss,
+    test_error = 1 - acc/100 and rel_acc (accuracy min-max rescaled to [0, 1] within its a-column, fig=2);
+    "columns" -> column_summaries' metrics per clean_rate (argmin_prev as a column of argmin_p_loss), and
+    argmin_a_improvement, the a of the most negative fig=5 bar. `cols` go into every row (dataset, data)."""
     outputs = set(p.get("outputs", ["cells", "columns"]))
-    cols = {"dataset": str(df["dataset"].iloc[0]) if "dataset" in df.columns else "mnist", "data": "real"}
     if "cells" in outputs:
         lo = df.groupby("clean_rate")["test_acc_last"].transform("min")
         hi = df.groupby("clean_rate")["test_acc_last"].transform("max")
@@ -99,6 +99,47 @@ def reference_grid(p, ctx):
         if "improvement" in s.columns and s["improvement"].notna().any():
             worst = s.loc[s["improvement"].idxmin()]
             yield {"metric": "argmin_a_improvement", "value": float(worst["clean_rate"]), **cols}
+
+
+@experiment("label_smoothing.reference_grid")
+def reference_grid(p, ctx):
+    """The authors' grid (see _grid) as rows: grid_rows' "cells" and "columns" outputs."""
+    df = _grid(p)
+    cols = {"dataset": str(df["dataset"].iloc[0]) if "dataset" in df.columns else "mnist", "data": "real"}
+    yield from grid_rows(df, p, cols)
+
+
+@experiment("label_smoothing.reference_curves")
+def reference_curves(p, ctx):
+    """The authors' per-epoch curves (p["file"], default mnist_grid_curves: the 0.05 sub-grid of the May-2020 MNIST
+    grid; cifar10_grid_curves with p["model"]) for the cells a_values x p_values, as the rows curve_rows gives."""
+    df = load_label_smoothing_reference(p.get("file", "mnist_grid_curves"))
+    if p.get("model"):
+        df = df[df["model"] == p["model"]]
+    df = df[df["clean_rate"].isin([_r2(a) for a in p["a_values"]]) & df["p"].isin([_r2(v) for v in p["p_values"]])]
+    if not len(df):
+        raise ValueError(f"no reference curves for a in {p['a_values']}, p in {p['p_values']}")
+    cols = {"dataset": "cifar10" if "cifar" in p.get("file", "") else "mnist", "data": "real"}
+    for (a, pv), g in df.groupby(["clean_rate", "p"], sort=True):
+        g = g.sort_values("epoch")
+        yield from curve_rows(float(a), float(pv), g["epoch"].to_numpy(), g["test_acc"].to_numpy(),
+                              g["test_loss"].to_numpy(), g["train_loss"].to_numpy(), cols)
+
+
+def curve_rows(a: float, pv: float, epochs, test_acc, test_loss, train_loss, cols: dict):
+    """One cell's learning curves: per epoch (step) test_acc_epoch (%), test_loss_epoch (plain CE on clean labels),
+    train_loss_epoch (the smoothed objective on the noisy labels); and its summaries (no step): peak_acc and
+    peak_acc_epoch (the first epoch of the maximum: the relaxation time), final_acc, final_train_loss."""
+    cell = {"clean_rate": _r2(a), "p": _r2(pv), **cols}
+    for e, acc, tl, trl in zip(epochs, test_acc, test_loss, train_loss):
+        yield {"step": int(e), "metric": "test_acc_epoch", "value": float(acc), **cell}
+        yield {"step": int(e), "metric": "test_loss_epoch", "value": float(tl), **cell}
+        yield {"step": int(e), "metric": "train_loss_epoch", "value": float(trl), **cell}
+    i = int(np.argmax(test_acc))
+    yield {"metric": "peak_acc", "value": float(test_acc[i]), **cell}
+    yield {"metric": "peak_acc_epoch", "value": float(epochs[i]), **cell}
+    yield {"metric": "final_acc", "value": float(test_acc[-1]), **cell}
+    yield {"metric": "final_train_loss", "value": float(train_loss[-1]), **cell}
 
 
 @experiment("label_smoothing.theory_curves")
@@ -134,14 +175,12 @@ def loglog_slope(x, y) -> tuple[float, float]:
     return float(slope), float(intercept)
 
 
-@experiment("label_smoothing.relaxation")
-def relaxation(p, ctx):
-    """fig=6: the relaxation time (first epoch of maximum test accuracy, `test_acc_best_epoch`) per (clean_rate, p),
-    metric peak_epoch with x = p - 1/K and in_fit (p_fit_min <= p <= p_max; p_fit_min optional, e.g. 0.2 to drop the
-    runs whose peak is censored by the epoch budget); the OLS slope of ln epoch on ln(p - 1/K) over the fitted
-    points per clean rate (metrics slope, intercept, n_fit) and pooled over all of them (the same metrics with
-    clean_rate empty and fit = "pooled")."""
-    df = _grid(p)
+def relaxation_rows(df: pd.DataFrame, p: dict, data: str = "real"):
+    """fig=6 from a grid with test_acc_best_epoch (the relaxation time: first epoch of maximum test accuracy) per
+    (clean_rate, p): metric peak_epoch with x = p - 1/K and in_fit (p_fit_min <= p <= p_max; p_fit_min optional,
+    e.g. 0.2 to drop the runs whose peak is censored by the epoch budget); the OLS slope of ln epoch on ln(p - 1/K)
+    over the fitted points per clean rate (metrics slope, intercept, n_fit) and pooled over all of them (the same
+    metrics with clean_rate empty and fit = "pooled")."""
     K = int(p.get("K", 10))
     u = 1.0 / K
     df = df[df["p"] > u + 1e-9]
@@ -150,14 +189,23 @@ def relaxation(p, ctx):
     fit = df[in_fit]
     for r, f in zip(df.itertuples(index=False), in_fit):
         yield {"metric": "peak_epoch", "value": float(r.test_acc_best_epoch), "clean_rate": float(r.clean_rate),
-               "p": float(r.p), "x": float(r.p) - u, "in_fit": bool(f), "data": "real"}
+               "p": float(r.p), "x": float(r.p) - u, "in_fit": bool(f), "data": data}
     for a, g in fit.groupby("clean_rate"):
+        if len(g) < 2:
+            continue
         s, c = loglog_slope(g["p"] - u, g["test_acc_best_epoch"])
         for metric, v in (("slope", s), ("intercept", c), ("n_fit", float(len(g)))):
-            yield {"metric": metric, "value": v, "clean_rate": float(a), "fit": "per_a", "data": "real"}
-    s, c = loglog_slope(fit["p"] - u, fit["test_acc_best_epoch"])
-    for metric, v in (("slope", s), ("intercept", c), ("n_fit", float(len(fit)))):
-        yield {"metric": metric, "value": v, "fit": "pooled", "data": "real"}
+            yield {"metric": metric, "value": v, "clean_rate": float(a), "fit": "per_a", "data": data}
+    if len(fit) >= 2:
+        s, c = loglog_slope(fit["p"] - u, fit["test_acc_best_epoch"])
+        for metric, v in (("slope", s), ("intercept", c), ("n_fit", float(len(fit)))):
+            yield {"metric": metric, "value": v, "fit": "pooled", "data": data}
+
+
+@experiment("label_smoothing.relaxation")
+def relaxation(p, ctx):
+    """fig=6 on the authors' grid (see _grid): relaxation_rows."""
+    yield from relaxation_rows(_grid(p), p)
 
 
 @experiment("label_smoothing.memorizer")
