@@ -205,7 +205,35 @@ def noise_sweep(p, ctx):
                 cur[m].append(value)
                 yield {"step": log.epoch, "metric": m, "value": value, "data": kind, **c}
             cur["train_loss"].append(float(log.metrics["train_loss"][i]))
-    yield from summary_rows(curves, int(p.get("last_epochs", 10)), int(p["epochs"]), kind)
+    last_epochs, epochs = int(p.get("last_epochs", 10)), int(p["epochs"])
+    yield from summary_rows(curves, last_epochs, epochs, kind)
+    yield from trend_rows(curves, last_epochs, epochs, kind, float(p.get("trend_v_min", 0.0)))
+
+
+def spearman(x, y) -> float:
+    """Spearman's rank correlation (average ranks for ties); nan for fewer than 3 points or a constant side."""
+    import pandas as pd
+
+    if len(x) < 3:
+        return float("nan")
+    rx, ry = pd.Series(x).rank().to_numpy(), pd.Series(y).rank().to_numpy()
+    if rx.std() == 0 or ry.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def trend_rows(curves: dict, last_epochs: int, epochs: int, data_kind: str, v_min: float):
+    """Metric trend_last_v: Spearman's rho of Last against v over the cells with v >= v_min that share alpha, l2,
+    noise rate and replica (the catalog's "Last is non-increasing in v" test), where there are >= 3 such v."""
+    groups: dict = {}
+    for (alpha, v, l2, rate, rep), c in curves.items():
+        if v >= v_min:
+            groups.setdefault((alpha, l2, rate, rep), []).append((v, float(np.mean(c["test_acc"][-last_epochs:]))))
+    for (alpha, l2, rate, rep), pts in groups.items():
+        if len(pts) >= 3:
+            v, last = zip(*sorted(pts))
+            yield {"step": epochs, "metric": "trend_last_v", "value": spearman(v, last), "data": data_kind,
+                   "alpha": alpha, "l2": l2, "noise_rate": rate, "replica": rep}
 
 
 @experiment("volumization.reference_sweep")
