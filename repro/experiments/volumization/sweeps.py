@@ -239,11 +239,12 @@ def trend_rows(curves: dict, last_epochs: int, epochs: int, data_kind: str, v_mi
 @experiment("volumization.reference_sweep")
 def reference_sweep(p, ctx):
     """The authors' sweep tables (noisy_label_sweeps.csv, notebook cells; Best = best_acc, Last = last10_acc, %)
-    for one dataset, noise rate and swept hyperparameter: metric best and last, columns alpha, v, noise_rate, l2."""
+    for one dataset, noise rates (reference_noise_rate, default noise_rate) and swept hyperparameter: metric best and last, columns alpha, v, noise_rate, l2."""
     from repro.data.reference import load_volumization_reference
 
     df = load_volumization_reference("noisy_label_sweeps")
-    rates = p["noise_rate"] if isinstance(p["noise_rate"], list) else [p["noise_rate"]]
+    rates = p.get("reference_noise_rate", p["noise_rate"])   # the figure's full-scale rates (tiny runs others)
+    rates = rates if isinstance(rates, list) else [rates]
     df = df[(df["dataset"] == p["reference_dataset"]) & df["noise_rate"].round(4).isin([round(float(r), 4)
                                                                                       for r in rates])]
     if p.get("swept"):
@@ -256,12 +257,13 @@ def reference_sweep(p, ctx):
 
 @experiment("volumization.reference_grid")
 def reference_grid(p, ctx):
-    """The authors' (alpha, v) heat-map cells (grid_heatmaps.csv) for one dataset and noise rates: metric best and
+    """The authors' (alpha, v) heat-map cells (grid_heatmaps.csv) for one dataset and noise rates (reference_noise_rate, default noise_rate): metric best and
     last (%), columns alpha, v, noise_rate, l2."""
     from repro.data.reference import load_volumization_reference
 
     df = load_volumization_reference("grid_heatmaps")
-    rates = p["noise_rate"] if isinstance(p["noise_rate"], list) else [p["noise_rate"]]
+    rates = p.get("reference_noise_rate", p["noise_rate"])   # the figure's full-scale rates (tiny runs others)
+    rates = rates if isinstance(rates, list) else [rates]
     df = df[(df["dataset"] == p["reference_dataset"]) & df["noise_rate"].round(4).isin([round(float(r), 4)
                                                                                       for r in rates])]
     for r in df.itertuples():
