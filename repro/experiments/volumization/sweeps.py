@@ -17,6 +17,7 @@ Deviations from the authors' code:
   - test accuracy counted exactly (theirs: the mean of per-batch accuracies);
   - the per-run "Best" is the max of that run's curve (the notebook's sweep tables: max of the run-averaged curve,
     2-epoch moving average for single runs; its heat-maps: the mean of per-run maxima, which is ours);
+  - LSTMATT's LSTM runs as repro/nn/unrolled_lstm.py (the same parameters and numbers as nn.LSTM, stackable);
   - IMDB: the torchtext-legacy pipeline reimplemented (repro/data/imdb.py load_imdb_fixed), random trainable N(0,1)
     embeddings (their from_pretrained bug); noise flips exactly rate*N of the 25k official labels before the 70/30
     split (their order: noisify the dataset, then split).
@@ -134,8 +135,21 @@ def cells_of(p: dict) -> list[dict]:
 
 
 def _model_factory(p: dict, data: Data):
+    """The network maker; every nn.LSTM in it is replaced by its UnrolledLSTM copy (same init, same numbers), which
+    vmap can stack (aten::lstm has no batching rule)."""
+    from torch import nn
+
+    from repro.nn.unrolled_lstm import UnrolledLSTM
+
     kw = {**data.model_kwargs, **(p.get("model_kwargs") or {})}
-    return lambda: make_noisy_model(p["model"], data.num_classes, **kw)
+
+    def make():
+        net = make_noisy_model(p["model"], data.num_classes, **kw)
+        for name, child in list(net.named_children()):
+            if isinstance(child, nn.LSTM):
+                setattr(net, name, UnrolledLSTM.from_lstm(child))
+        return net
+    return make
 
 
 def train_cells(p: dict, ctx, data: Data | None = None, on_epoch_end=None, on_stack_end=None):
@@ -208,6 +222,54 @@ def noise_sweep(p, ctx):
     last_epochs, epochs = int(p.get("last_epochs", 10)), int(p["epochs"])
     yield from summary_rows(curves, last_epochs, epochs, kind)
     yield from trend_rows(curves, last_epochs, epochs, kind, float(p.get("trend_v_min", 0.0)))
+    yield from grid_rows(curves, last_epochs, epochs, kind)
+
+
+def grid_rows(curves: dict, last_epochs: int, epochs: int, data_kind: str):
+    """Statistics across the cells of one noise rate, on the replica means of Last and Best (fig=T1, T2):
+    max_last with its cell (argmax_last_alpha, argmax_last_v) over the cells without L2 (the (alpha, v) grid);
+    gap_last and gap_best of each such cell against alpha = 1 (l2 = 0) at the same v; best_vol_last and
+    best_wd_last, the best Last of the volumized cells and of the weight-decay cells (alpha = 1, l2 > 0)."""
+    import pandas as pd
+
+    rows = [{"alpha": k[0], "v": k[1], "l2": k[2], "noise_rate": k[3], "replica": k[4],
+             "last": float(np.mean(c["test_acc"][-last_epochs:])), "best": float(np.max(c["test_acc"]))}
+            for k, c in curves.items() if len(c["test_acc"])]
+    if not rows:
+        return
+    df = pd.DataFrame(rows).groupby(["noise_rate", "alpha", "v", "l2"], as_index=False)[["last", "best"]].mean()
+    base = {"step": epochs, "data": data_kind}
+    for rate, g in df.groupby("noise_rate"):
+        vol = g[(g["alpha"] < 1) & (g["l2"] == 0)]
+        noreg = g[(g["alpha"] == 1) & (g["l2"] == 0)].set_index("v")
+        wd = g[(g["alpha"] == 1) & (g["l2"] > 0)]
+        plain = g[g["l2"] == 0]
+        if len(plain):
+            top = plain.loc[plain["last"].idxmax()]
+            for metric, value in (("max_last", top["last"]), ("argmax_last_alpha", top["alpha"]),
+                                  ("argmax_last_v", top["v"])):
+                yield {**base, "metric": metric, "value": float(value), "noise_rate": rate}
+        if len(vol):
+            yield {**base, "metric": "best_vol_last", "value": float(vol["last"].max()), "noise_rate": rate}
+        if len(wd):
+            yield {**base, "metric": "best_wd_last", "value": float(wd["last"].max()), "noise_rate": rate}
+        for r in vol.itertuples():
+            if r.v in noreg.index:
+                for metric in ("last", "best"):
+                    yield {**base, "metric": f"gap_{metric}", "value": float(getattr(r, metric) - noreg.loc[r.v, metric]),
+                           "noise_rate": rate, "alpha": r.alpha, "v": r.v, "l2": r.l2}
+
+
+@experiment("volumization.settings_sweep", device="any")
+def settings_sweep(p, ctx):
+    """Several sweeps (p["settings"]: a list of parameter dicts, each merged over p) run one after the other through
+    noise_sweep, every row labelled with its setting's dataset (fig=T1: the CIFAR, MNIST and IMDB grids; fig=T2:
+    weight decay against volumization on the three data sets)."""
+    base = {k: v for k, v in p.items() if k != "settings"}
+    for setting in p["settings"]:
+        q = {**base, **setting}
+        for row in noise_sweep(q, ctx):
+            yield {**row, "dataset": q["dataset"]}
 
 
 def spearman(x, y) -> float:
@@ -257,16 +319,19 @@ def reference_sweep(p, ctx):
 
 @experiment("volumization.reference_grid")
 def reference_grid(p, ctx):
-    """The authors' (alpha, v) heat-map cells (grid_heatmaps.csv) for one dataset and noise rates (reference_noise_rate, default noise_rate): metric best and
-    last (%), columns alpha, v, noise_rate, l2."""
+    """The authors' (alpha, v) heat-map cells (grid_heatmaps.csv) for one data set or several (reference_dataset:
+    a name or a list) at the noise rates reference_noise_rate (default noise_rate; "all": every rate in the file):
+    metric best and last (%), columns dataset, alpha, v, noise_rate, l2."""
     from repro.data.reference import load_volumization_reference
 
     df = load_volumization_reference("grid_heatmaps")
-    rates = p.get("reference_noise_rate", p["noise_rate"])   # the figure's full-scale rates (tiny runs others)
-    rates = rates if isinstance(rates, list) else [rates]
-    df = df[(df["dataset"] == p["reference_dataset"]) & df["noise_rate"].round(4).isin([round(float(r), 4)
-                                                                                      for r in rates])]
+    names = p["reference_dataset"] if isinstance(p["reference_dataset"], list) else [p["reference_dataset"]]
+    df = df[df["dataset"].isin(names)]
+    rates = p.get("reference_noise_rate", p["noise_rate"])
+    if rates != "all":
+        rates = rates if isinstance(rates, list) else [rates]
+        df = df[df["noise_rate"].round(4).isin([round(float(r), 4) for r in rates])]
     for r in df.itertuples():
         for metric, col in (("best", "best_acc"), ("last", "last10_acc")):
-            yield {"metric": metric, "value": float(getattr(r, col)), "alpha": float(r.alpha), "v": float(r.v),
-                   "l2": 0.0, "noise_rate": float(r.noise_rate)}
+            yield {"metric": metric, "value": float(getattr(r, col)), "dataset": r.dataset, "alpha": float(r.alpha),
+                   "v": float(r.v), "l2": 0.0, "noise_rate": float(r.noise_rate)}
