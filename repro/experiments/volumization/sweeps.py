@@ -50,7 +50,7 @@ class Data:
     y_test: torch.Tensor
     num_classes: int
     real: bool
-    augment: Callable | None = None
+    augment_with: Callable | None = None   # generator -> augment(batch): one draw stream per stacked run
     model_kwargs: dict = field(default_factory=dict)
 
     def noisy(self, rate: float, seed: int):
@@ -92,14 +92,15 @@ def load_data(p: dict, ctx) -> Data:
         xtr, ytr = load_cifar10(ctx.data_dir, train=True)
         xte, yte = load_cifar10(ctx.data_dir, train=False)
         keep = _split(len(ytr), frac, ctx.seed_for("split"))
-        gen = ctx.generator("augment")
 
-        def augment(xb):   # crop with pad 4 and flip on uint8 images, then the authors' normalisation
-            lead = xb.shape[:-3]
-            out = random_crop_flip(xb.reshape(-1, *xb.shape[-3:]).float(), gen)
-            return normalize(out).reshape(*lead, *xb.shape[-3:])
+        def augment_with(gen):
+            def augment(xb):   # crop with pad 4 and flip on uint8 images, then the authors' normalisation
+                lead = xb.shape[:-3]
+                out = random_crop_flip(xb.reshape(-1, *xb.shape[-3:]).float(), gen)
+                return normalize(out).reshape(*lead, *xb.shape[-3:])
+            return augment
         return Data(xtr[keep].to(dev), ytr[keep].to(dev), normalize(xte.to(dev)), yte.to(dev), 10, real=True,
-                    augment=augment)
+                    augment_with=augment_with)
     if name == "imdb":
         from repro.data.imdb import load_imdb_fixed
 
@@ -152,37 +153,90 @@ def _model_factory(p: dict, data: Data):
     return make
 
 
-def train_cells(p: dict, ctx, data: Data | None = None, on_epoch_end=None, on_stack_end=None):
+CACHE_VERSION = 1   # bump when a change alters what a cached stacked run holds or computes
+
+
+def chunk_path(p: dict, ctx, chunk: list[dict]):
+    """Where a finished stacked run of these cells is kept (ctx.cache_dir, shared by the paper's runs: fig=15 and
+    17 analyse the networks that fig=T1 and the sweeps trained), keyed by everything that shapes it; None without
+    a cache directory or without p["cache_cells"]."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    if not p.get("cache_cells") or ctx.cache_dir is None:
+        return None
+    keys = ("dataset", "model", "model_kwargs", "lr", "eps", "batch_size", "epochs", "momentum_discount",
+            "train_fraction", "n_train", "n_test", "seq_len", "vocab_size", "signal", "fix_length", "quantize_every")
+    ident = {"version": CACHE_VERSION, "seed": ctx.seed, "cells": chunk, **{k: p.get(k) for k in keys}}
+    blob = json.dumps(ident, sort_keys=True, default=str)
+    return Path(ctx.cache_dir) / "volumization" / f"cells-{hashlib.blake2b(blob.encode(), digest_size=8).hexdigest()}.pt"
+
+
+def chunks_of(p: dict, cells: list[dict]) -> list[list[dict]]:
+    size = int(p.get("stack_size") or len(cells))
+    return [cells[i:i + size] for i in range(0, len(cells), size)]
+
+
+def train_cells(p: dict, ctx, data: Data | None = None, on_epoch_end=None, on_stack_end=None, wanted=None):
     """Train every cell (cells_of) on `data` (default load_data), `stack_size` cells per stacked model (all by
     default), and yield (cells, EpochLog) per epoch per stack. on_stack_end(cells, stack, optimizer) after each
-    stack (checkpoints, attacks). Replica r has its init seed, batch order and noise seed from ctx's streams."""
+    stack may yield rows (attacks, histograms). Replica r has its init seed, batch order and noise seed from ctx's
+    streams, each stack its own augmentation stream (so a stack's result does not depend on the stacks before it).
+    wanted(cell) -> bool: train only the stacks holding a wanted cell. With p["cache_cells"] a finished stack is
+    saved to chunk_path and, found there, is loaded (its logs replayed) instead of trained."""
+    from repro.train.checkpoint import load_checkpoint, save_checkpoint
+    from repro.noisy.grid import EpochLog
+
     data = data or load_data(p, ctx)
     cells = cells_of(p)
-    size = int(p.get("stack_size") or len(cells))
     seeds = {r: ctx.seed_for(f"init{r}") % 2**31 for r in {c["replica"] for c in cells}}
     noise_seeds = {r: ctx.seed_for(f"label_noise{r}") % 2**31 for r in seeds}
     make = _model_factory(p, data)
-    for start in range(0, len(cells), size):
-        chunk = cells[start:start + size]
-        made = {}
-        for c in chunk:
-            key = (c["noise_rate"], c["replica"])
-            if key not in made:
-                made[key] = data.noisy(c["noise_rate"], noise_seeds[c["replica"]])
-        labels = torch.stack([made[(c["noise_rate"], c["replica"])][0] for c in chunk])
-        clean = torch.stack([made[(c["noise_rate"], c["replica"])][1] for c in chunk])
-        task = NoisyTask(data.x, labels, clean, data.x_test, data.y_test, data.num_classes)
+    for index, chunk in enumerate(chunks_of(p, cells)):
+        if wanted is not None and not any(wanted(c) for c in chunk):
+            continue
+        path = chunk_path(p, ctx, chunk)
         stack = init_stack(make, [seeds[c["replica"]] for c in chunk], device=ctx.device)
         l2 = [c["l2"] for c in chunk]
         base = StackedAdam(stack.parameters(), lr=float(p.get("lr", 1e-4)), eps=float(p.get("eps", 1e-15)),
                            weight_decay=l2 if any(l2) else 0.0)
         opt = StackedVolumization(base, v=[c["v"] for c in chunk], alpha=[c["alpha"] for c in chunk],
                                   momentum_discount=bool(p.get("momentum_discount", False)))
-        for log in train_grid(stack, opt, CrossEntropyCells(), task, epochs=int(p["epochs"]),
-                              batch_size=int(p.get("batch_size", 128)),
-                              order_seeds=[seeds[c["replica"]] for c in chunk], augment=data.augment,
-                              on_epoch_end=on_epoch_end, ctx=ctx):
-            yield chunk, log
+        saved = load_checkpoint(path) if path is not None else None
+        if saved is not None:
+            for name, t in {**stack.params, **stack.buffers}.items():
+                t.data.copy_(saved["tensors"][name].to(t.device))
+            for t, V in zip(stack.parameters(), saved["volumes"]):
+                opt.state[t]["V"] = V.to(t.device)
+            logs = [EpochLog(e, m, None, x) for e, m, x in saved["logs"]]
+            for log in logs:
+                yield chunk, log
+        else:
+            made = {}
+            for c in chunk:
+                key = (c["noise_rate"], c["replica"])
+                if key not in made:
+                    made[key] = data.noisy(c["noise_rate"], noise_seeds[c["replica"]])
+            labels = torch.stack([made[(c["noise_rate"], c["replica"])][0] for c in chunk])
+            clean = torch.stack([made[(c["noise_rate"], c["replica"])][1] for c in chunk])
+            task = NoisyTask(data.x, labels, clean, data.x_test, data.y_test, data.num_classes)
+            augment = (data.augment_with(torch.Generator(device=ctx.device).manual_seed(
+                ctx.seed_for(f"augment{index}"))) if data.augment_with is not None else None)
+            hook = (lambda e, st, chunk=chunk, opt=opt: on_epoch_end(e, st, chunk, opt)) if on_epoch_end else None
+            logs = []
+            for log in train_grid(stack, opt, CrossEntropyCells(), task, epochs=int(p["epochs"]),
+                                  batch_size=int(p.get("batch_size", 128)),
+                                  order_seeds=[seeds[c["replica"]] for c in chunk], augment=augment,
+                                  on_epoch_end=hook, ctx=ctx):
+                logs.append(log)
+                yield chunk, log
+            if path is not None:
+                save_checkpoint(path, {
+                    "tensors": {n: t.detach().cpu() for n, t in {**stack.params, **stack.buffers}.items()},
+                    "volumes": [opt.state[t]["V"].cpu() if "V" in opt.state[t] else opt.volume(t, opt.param_groups[0]).cpu()
+                                for t in stack.parameters()],
+                    "logs": [(log.epoch, log.metrics, log.extra) for log in logs]})
         if on_stack_end is not None:
             yield from on_stack_end(chunk, stack, opt) or ()
 
@@ -200,7 +254,7 @@ def summary_rows(curves: dict, last_epochs: int, epochs: int, data_kind: str):
         yield {**base, "metric": "finite", "value": float(np.isfinite(c["train_loss"]).all())}
 
 
-def _key(c: dict) -> tuple:
+def cell_key(c: dict) -> tuple:
     return (c["alpha"], c["v"], c["l2"], c["noise_rate"], c["replica"])
 
 
@@ -213,7 +267,7 @@ def noise_sweep(p, ctx):
     curves: dict = {}
     for chunk, log in train_cells(p, ctx, data):
         for i, c in enumerate(chunk):
-            cur = curves.setdefault(_key(c), {"test_acc": [], "train_acc": [], "train_loss": []})
+            cur = curves.setdefault(cell_key(c), {"test_acc": [], "train_acc": [], "train_loss": []})
             for m in ("test_acc", "train_acc"):
                 value = 100 * float(log.metrics[m][i])
                 cur[m].append(value)
