@@ -7,4 +7,4 @@ the step repro/optim/volumization.py; the authors' numbers ../shared/reference/v
     analyses.py     weight_histograms, binarization, adversarial                           fig 15, 16, 17
     finetune.py     efficientnet_finetune                                                  fig T3
 """
-from repro.experiments.volumization import analyses, diagrams, sweeps  # noqa: F401  (registration)
+from repro.experiments.volumization import analyses, diagrams, finetune, sweeps  # noqa: F401  (registration)
