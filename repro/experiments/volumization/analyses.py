@@ -95,6 +95,14 @@ def init_of(make, ctx, c) -> dict:
         return {n: t.detach().clone() for n, t in make().named_parameters()}
 
 
+@torch.no_grad()
+def quantize_stack_(stack, opt) -> None:
+    """The authors' quantization on stacked models: every parameter slice of model k set to sign(w) V_k, its own
+    Kaiming-V (the stacked form of repro.optim.volumization.binarize_)."""
+    for t in stack.parameters():
+        t.copy_(torch.sign(t) * opt.volume(t, opt.param_groups[0]))
+
+
 @experiment("volumization.binarization", device="any")
 def binarization(p, ctx):
     """fig=16. Per cell and epoch: test_acc (%, before quantization), and after the quantization epochs (1-based
@@ -109,9 +117,8 @@ def binarization(p, ctx):
     def quantize(epoch, stack, chunk, opt):
         if (epoch - 1) % every:
             return None
+        quantize_stack_(stack, opt)
         with torch.no_grad():
-            for t in stack.parameters():
-                t.copy_(torch.sign(t) * opt.volume(t, opt.param_groups[0]))
             stack.train(False)
             out = torch.cat([stack(x_test[i:i + 2048]) for i in range(0, len(x_test), 2048)], dim=1)
             stack.train(True)
