@@ -80,3 +80,27 @@ def load_label_smoothing_reference(name: str, step: float | None = None, p_min: 
     if p_min is not None:
         keep &= (df["p"] >= p_min - 1e-9) & (df["clean_rate"] >= p_min - 1e-9)
     return df[keep].reset_index(drop=True)
+
+
+VOLUMIZATION_FILES = {
+    "noisy_label_sweeps": ("dataset", "noise_rate", "v", "alpha", "swept", "n_runs", "best_acc", "last10_acc"),
+    "grid_heatmaps": ("dataset", "noise_rate", "v", "alpha", "best_acc", "last10_acc"),
+    "adversarial_attack": ("attack", "dataset", "method", "v", "alpha", "epsilon", "test_acc"),
+    "efficientnet_tiny_imagenet_curves": ("model", "method", "alpha", "epoch", "test_acc1", "test_acc5"),
+}
+
+
+def load_volumization_reference(name: str) -> pd.DataFrame:
+    """One of volumization's reference CSVs by name (VOLUMIZATION_FILES; ".csv" optional). A missing file raises
+    DataMissing (one line); a file without the expected columns raises ValueError naming them."""
+    stem = name[:-4] if name.endswith(".csv") else name
+    if stem not in VOLUMIZATION_FILES:
+        raise ValueError(f"unknown volumization reference {name!r}; choose one of {', '.join(VOLUMIZATION_FILES)}")
+    path = reference_root() / "volumization" / f"{stem}.csv"
+    if not path.exists():
+        raise _missing("volumization", stem, path)
+    df = pd.read_csv(path)
+    lacking = [c for c in VOLUMIZATION_FILES[stem] if c not in df.columns]
+    if lacking:
+        raise ValueError(f"{path}: missing columns {lacking}")
+    return df

@@ -192,10 +192,12 @@ def _top1(loss: CellLoss, logits: torch.Tensor) -> torch.Tensor:
 def train_grid(stack: StackedModels, optimizer, loss: CellLoss, task: NoisyTask, *, epochs: int, batch_size: int,
                order_seeds: Sequence[int], drop_last: bool = False, eval_every: int = 1,
                batch_threshold: torch.Tensor | None = None, on_epoch_end: Callable | None = None,
-               ctx=None) -> Iterator[EpochLog]:
+               augment: Callable | None = None, ctx=None) -> Iterator[EpochLog]:
     """Train the K stacked models on their own labels for `epochs` epochs through repro.train.fit and yield an
     EpochLog after every `eval_every`-th epoch (and the last). batch_size >= N is full-batch training.
-    on_epoch_end(epoch, stack) may return a dict, kept in log.extra (histograms, snapshots)."""
+    on_epoch_end(epoch, stack) may return a dict, kept in log.extra (histograms, snapshots). augment(xb) maps a
+    training batch (B, ...) or (K, B, ...) to the network's input (random crops, normalisation); the test and
+    validation sets are scored as stored, with the stack in eval mode (BatchNorm's running statistics)."""
     k, n, device = task.k, len(task.x), task.labels.device
     batches = _orders(order_seeds, n, min(batch_size, n), device, drop_last)
     names = ("loss", "correct", "count", "loss_clean", "loss_corrupt", "correct_clean", "correct_corrupt",
@@ -209,10 +211,10 @@ def train_grid(stack: StackedModels, optimizer, loss: CellLoss, task: NoisyTask,
     def loss_fn(idx):
         if idx.dim() == 1:
             xb, yb, cb = task.x[idx], task.labels[:, idx], task.clean[:, idx]
-            out = stack(xb)
+            out = stack(augment(xb) if augment is not None else xb)
         else:
             xb, yb, cb = task.x[idx], task.labels.gather(1, idx), task.clean.gather(1, idx)
-            out = stack(xb, per_model=True)
+            out = stack(augment(xb) if augment is not None else xb, per_model=True)
         per = loss(out, yb, state_epoch[0])                                # (K, B)
         with torch.no_grad():
             hit = (_top1(loss, out) == yb).float()
@@ -251,12 +253,14 @@ def train_grid(stack: StackedModels, optimizer, loss: CellLoss, task: NoisyTask,
              "acc_clean": s["correct_clean"] / s["n_clean"], "acc_corrupt": s["correct_corrupt"] / s["n_corrupt"]}
         if loss.abstains:
             m["abst_clean"], m["abst_corrupt"] = s["abst_clean"] / s["n_clean"], s["abst_corrupt"] / s["n_corrupt"]
+        stack.train(False)
         out = _forward_all(stack, task.x_test)
         yt = task.y_test.expand(k, -1)
         m["test_loss"] = loss(out, yt, e).mean(1).cpu()
         m["test_acc"] = (_top1(loss, out) == yt).float().mean(1).cpu()
         if task.x_val is not None:
             m["val_acc"] = (_top1(loss, _forward_all(stack, task.x_val)) == task.y_val).float().mean(1).cpu()
+        stack.train(True)
         extra = on_epoch_end(e, stack) if on_epoch_end is not None else None
         return [EpochLog(e, m, first.clone() if thr is not None else None, extra or {})]
 

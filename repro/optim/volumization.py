@@ -165,3 +165,74 @@ def binarize_(optimizer: Volumization) -> dict:
                 p.copy_(torch.sign(p) * V)
                 done[p] = V
     return done
+
+
+class StackedVolumization(torch.optim.Optimizer):
+    """The volumization step for K models stacked along the first axis of every parameter (repro/train/stacked.py):
+    `base` (a StackedAdam/StackedSGD over the same stacked tensors) steps, then model k's slice of every tensor is
+    volumized with its own alpha[k] and volume V[k] (Kaiming-V from model k's own initial slice: v[k] times its
+    signed max, clamped at 0). alpha and v: a number or K values. Model k takes exactly the step of
+    Volumization(base_k, v=v[k], alpha=alpha[k]) run alone (tests/optim/test_stacked_volumization.py, step for
+    step). The authors' coupled L2 (their WD baselines) is the stacked base's per-model weight_decay (L2 in the
+    gradient, as Vadam2's weight_decay). The step is the multi-tensor form w <- w - (1 - alpha) sign(w) (|w| - V)_+,
+    which leaves a model with alpha = 1 bit for bit unchanged."""
+
+    def __init__(self, base: torch.optim.Optimizer, v, alpha, kaiming_v: bool = True, momentum_discount: bool = False):
+        alphas = torch.as_tensor(alpha, dtype=torch.float64).flatten()
+        vs = torch.as_tensor(v, dtype=torch.float64).flatten()
+        if ((alphas < -1) | (alphas > 1)).any():
+            raise ValueError(f"alpha must be in [-1, 1] (alpha > 1 diverges), got {alphas.tolist()}")
+        if (vs < 0).any():
+            raise ValueError(f"v must be >= 0, got {vs.tolist()}")
+        self.base = base
+        super().__init__(base.param_groups, dict(kaiming_v=kaiming_v, momentum_discount=momentum_discount))
+        base.param_groups = self.param_groups
+        self.alphas, self.vs = alphas, vs
+
+    def _per_model(self, values: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        k = p.shape[0]
+        if len(values) not in (1, k):
+            raise ValueError(f"{len(values)} values for {k} stacked models")
+        return values.expand(k).to(device=p.device, dtype=p.dtype).view(k, *([1] * (p.dim() - 1)))
+
+    def volume(self, p: torch.Tensor, group: dict) -> torch.Tensor:
+        """(K, 1, ...) absolute volumes of p's K slices, fixed at the first step (before the base step)."""
+        state = self.state[p]
+        if "V" not in state:
+            v = self._per_model(self.vs, p)
+            if group["kaiming_v"]:
+                w0 = p.detach().reshape(p.shape[0], -1).max(dim=1).values if p[0].numel() else torch.zeros(p.shape[0])
+                V = (v.flatten().double() * w0.double().to(v.device)).clamp_min(0).to(p.dtype)
+                state["V"] = V.view_as(v)
+            else:
+                state["V"] = v.clone()
+        return state["V"]
+
+    def state_dict(self):
+        return {"base": self.base.state_dict(), "volumization": super().state_dict()}
+
+    def load_state_dict(self, state_dict):
+        self.base.load_state_dict(state_dict["base"])
+        super().load_state_dict(state_dict["volumization"])
+        self.base.param_groups = self.param_groups
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        with torch.enable_grad():
+            loss = closure() if closure is not None else None
+        stepped = []
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            stepped.append((group, params, [self.volume(p, group) for p in params]))
+        self.base.step()
+        for group, params, volumes in stepped:
+            for p, V in zip(params, volumes):
+                alpha = self._per_model(self.alphas, p)
+                excess = (p.abs() - V).clamp_min_(0)
+                if group["momentum_discount"]:
+                    m = next((self.base.state[p][k] for k in MOMENTUM_KEYS
+                              if torch.is_tensor(self.base.state.get(p, {}).get(k))), None)
+                    if m is not None:
+                        m.copy_(torch.where(excess > 0, alpha * m, m))
+                p.sub_((1 - alpha) * torch.sign(p) * excess)
+        return loss

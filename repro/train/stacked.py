@@ -42,6 +42,11 @@ class StackedModels:
     def parameters(self) -> list[torch.Tensor]:
         return list(self.params.values())
 
+    def train(self, mode: bool = True) -> "StackedModels":
+        """Training (BatchNorm on batch statistics, updating its running ones) or eval mode, as nn.Module.train."""
+        self._base.train(mode)
+        return self
+
     def model(self, k: int, like: torch.nn.Module) -> torch.nn.Module:
         """Model k as a plain module (a copy of `like` with model k's parameters and buffers)."""
         out = copy.deepcopy(like)
