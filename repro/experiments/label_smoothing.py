@@ -175,12 +175,23 @@ def loglog_slope(x, y) -> tuple[float, float]:
     return float(slope), float(intercept)
 
 
+def spearman(x, y) -> float:
+    """Spearman's rank correlation (average ranks for ties): the Pearson correlation of the ranks; NaN if either
+    side is constant."""
+    rx, ry = pd.Series(np.asarray(x, dtype=float)).rank(), pd.Series(np.asarray(y, dtype=float)).rank()
+    if rx.std() == 0 or ry.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
 def relaxation_rows(df: pd.DataFrame, p: dict, data: str = "real"):
     """fig=6 from a grid with test_acc_best_epoch (the relaxation time: first epoch of maximum test accuracy) per
     (clean_rate, p): metric peak_epoch with x = p - 1/K and in_fit (p_fit_min <= p <= p_max; p_fit_min optional,
     e.g. 0.2 to drop the runs whose peak is censored by the epoch budget); the OLS slope of ln epoch on ln(p - 1/K)
     over the fitted points per clean rate (metrics slope, intercept, n_fit) and pooled over all of them (the same
-    metrics with clean_rate empty and fit = "pooled")."""
+    metrics with clean_rate empty and fit = "pooled"); and per clean rate the Spearman rank correlation of the peak
+    epoch with p over every p > 1/K (metric spearman_p_peak, fit = "per_a": the catalog's fig=6 tiny check, rho <=
+    -0.8 for a peak that comes no later as p grows; ties get average ranks; NaN when every peak epoch is the same)."""
     K = int(p.get("K", 10))
     u = 1.0 / K
     df = df[df["p"] > u + 1e-9]
@@ -196,13 +207,17 @@ def relaxation_rows(df: pd.DataFrame, p: dict, data: str = "real"):
         s, c = loglog_slope(g["p"] - u, g["test_acc_best_epoch"])
         for metric, v in (("slope", s), ("intercept", c), ("n_fit", float(len(g)))):
             yield {"metric": metric, "value": v, "clean_rate": float(a), "fit": "per_a", "data": data}
+    for a, g in df.groupby("clean_rate"):
+        if len(g) >= 3:
+            yield {"metric": "spearman_p_peak", "value": spearman(g["p"], g["test_acc_best_epoch"]),
+                   "clean_rate": float(a), "fit": "per_a", "data": data}
     if len(fit) >= 2:
         s, c = loglog_slope(fit["p"] - u, fit["test_acc_best_epoch"])
         for metric, v in (("slope", s), ("intercept", c), ("n_fit", float(len(fit)))):
             yield {"metric": metric, "value": v, "fit": "pooled", "data": data}
 
 
-@experiment("label_smoothing.relaxation")
+@experiment("label_smoothing.relaxation", version=2)   # 2: spearman_p_peak rows
 def relaxation(p, ctx):
     """fig=6 on the authors' grid (see _grid): relaxation_rows."""
     yield from relaxation_rows(_grid(p), p)

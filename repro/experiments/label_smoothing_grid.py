@@ -272,7 +272,7 @@ def train_cells(p: dict, ctx, cells: list[tuple[float, float]], data) -> dict:
     return done
 
 
-@experiment("label_smoothing.train_grid", device="any")
+@experiment("label_smoothing.train_grid", version=2, device="any")   # 2: spearman_p_peak rows
 def train_grid_experiment(p, ctx):
     """Our (a, p) grid, trained (module doc). Params: dataset, model (+ width for mlp_digits), method (smoothing |
     fsmoothing, + scale_lr s), a_values, p_values, optimizer (sgd | adam), lr, momentum, weight_decay, epochs,

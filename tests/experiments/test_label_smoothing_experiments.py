@@ -62,6 +62,17 @@ def test_relaxation_recovers_a_generated_power_law(tmp_path, monkeypatch):
     assert fitted.sum() == 2 * 85 and (peak.loc[~fitted, "p"] > 0.95).all()
     cut = _rows(ls.relaxation, {"p_max": 0.95, "p_fit_min": 0.2})
     assert cut[cut["metric"] == "n_fit"].query("fit == 'pooled'")["value"].item() == 2 * 76
+    rho = df[df["metric"] == "spearman_p_peak"].set_index("clean_rate")["value"]
+    assert rho.loc[0.5] == pytest.approx(-1.0) and rho.loc[0.8] == pytest.approx(-1.0)   # over every p, p = 1 too
+
+
+def test_spearman_ranks_ties_and_constants():
+    # the catalog's tiny fig=6 case: peaks 56, 36, 12, 16 for p = 0.3, 0.5, 0.8, 1.0: one adjacent swap, rho = -0.8
+    assert ls.spearman([0.3, 0.5, 0.8, 1.0], [56, 36, 12, 16]) == pytest.approx(-0.8)
+    assert ls.spearman([0.3, 0.5, 0.8, 1.0], [56, 36, 16, 12]) == pytest.approx(-1.0)
+    assert ls.spearman([0.3, 0.5, 0.8, 1.0], [12, 16, 36, 56]) == pytest.approx(1.0)
+    assert ls.spearman([0.3, 0.5, 0.8], [20, 20, 10]) == pytest.approx(-np.sqrt(3) / 2)   # a tie: average ranks
+    assert np.isnan(ls.spearman([0.3, 0.5, 0.8], [10, 10, 10]))      # no trend at all: not a pass
 
 
 def test_theory_curves_rows():
