@@ -161,21 +161,23 @@ CELL_KEYS = ("o", "noise_rate", "noise_type", "noise_seed", "start_gamblers", "o
 
 
 def expand_cells(p: dict) -> list[dict]:
-    """The run's cells: p["cells"] (name -> overrides of the panel's defaults) times the product of
-    p["cell_grid"] (key -> values); each cell carries its name (`cell`) and every key of CELL_KEYS it sets."""
+    """The run's cells: p["cells"] (name -> overrides of the panel's defaults; null drops the cell, so a scale
+    profile can remove one) times the product of p["cell_grid"] (key -> values); each cell carries its name (`cell`)
+    and every key of CELL_KEYS it sets."""
     base = {k: p[k] for k in CELL_KEYS if k in p}
     named = p.get("cells") or {"run": {}}
     grid = p.get("cell_grid") or {}
     keys = list(grid)
     out = []
     for name, over in named.items():
+        if over is None and p.get("cells"):
+            continue
         for values in itertools.product(*(grid[k] for k in keys)) if keys else [()]:
             cell = {**base, **(over or {}), **dict(zip(keys, values))}
             unknown = set(over or {}) - set(CELL_KEYS)
             if unknown:
                 raise ValueError(f"cell {name!r}: unknown keys {sorted(unknown)}; allowed: {', '.join(CELL_KEYS)}")
-            suffix = "".join(f"_{k}{v}" for k, v in zip(keys, values) if len(grid[k]) > 1)
-            cell["cell"] = f"{name}{suffix}"
+            cell["cell"] = name          # the grid's values are columns of the rows (cell_columns)
             out.append(cell)
     return out
 
@@ -188,15 +190,17 @@ def payoff_value(o):
 
 
 def cell_columns(cell: dict) -> dict:
-    """The columns every row of a cell carries: its name, payoff, noise rate, optimizer (numbers as numbers)."""
+    """The columns every row of a cell carries: its name, payoff, o (fixed payoffs), noise rate, optimizer, and the
+    keys the cell sets among method, net, lr, momentum, start_gamblers, forget_rate, noise_type. Cells of a
+    cell_grid share their name and differ in these columns."""
     o = cell.get("o", "nll")
     cols = {"cell": cell["cell"], "payoff": str(o), "noise_rate": float(cell.get("noise_rate", 0.0)),
             "optimizer": cell.get("optimizer", "adam")}
     if not isinstance(o, str):
         cols["o"] = float(o)
-    for key in ("method", "net"):
+    for key in ("method", "net", "lr", "momentum", "start_gamblers", "forget_rate", "noise_type"):
         if cell.get(key) is not None:
-            cols[key] = cell[key]
+            cols[key] = str(cell[key]) if key == "forget_rate" else cell[key]
     return cols
 
 

@@ -90,10 +90,22 @@ def pair_cells(cells: list[dict]) -> list[dict]:
     return out
 
 
+def forget_rate(cell: dict) -> float:
+    """The cell's forget rate: a number, "noise_rate" (r, the default) or "clean_rate" (1 - r: the submission's
+    "fewer than or equal to eps" read as rejecting an eps share, catalog open question 22)."""
+    f = cell.get("forget_rate", "noise_rate")
+    r = float(cell.get("noise_rate", 0.0))
+    if f == "noise_rate":
+        return r
+    if f == "clean_rate":
+        return 1.0 - r
+    return float(f)
+
+
 @experiment("gambler.coteaching", version=1, device="any")
 def coteaching(p, ctx):
     """The module doc. params: as gambler.noisy_training, each cell with method (ct | cogambler), o (cogambler) and
-    forget_rate (default its noise_rate); num_gradual (10)."""
+    forget_rate (forget_rate(): a number, noise_rate (default) or clean_rate); num_gradual (10)."""
     data = load_data(p, ctx)
     cells = pair_cells(expand_cells(p))
     if len({(c.get("optimizer", "adam"), int(c.get("val", 0))) for c in cells}) != 1:
@@ -103,7 +115,7 @@ def coteaching(p, ctx):
         firsts = group[::2]
         return PairCells([c["method"] for c in firsts],
                          [float(c["o"]) if c["method"] == "cogambler" else None for c in firsts],
-                         [float(c.get("forget_rate", c.get("noise_rate", 0.0))) for c in firsts],
+                         [forget_rate(c) for c in firsts],
                          int(p["epochs"]), int(p.get("num_gradual", 10)))
 
     yield from run_cells(p, ctx, cells, data, make_loss)

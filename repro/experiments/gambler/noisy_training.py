@@ -32,7 +32,7 @@ abstention histograms (params abst_hist_epochs): at the end of those epochs, f_{
     (corrupt - clean), abst_auc (ROC-AUC of f_{m+1} for detecting a corrupted label);
 the o-transition across the fixed-o cells (params transition_epochs, fig=3): per (noise_rate, optimizer) and epoch E,
     the largest jump of test acc between neighbouring o: transition_jump, transition_o_low, transition_o_high,
-    transition_max_abst_low (the largest mean abstention among the cells at or below o_low).
+    transition_min_abst_low (the smallest mean abstention among the cells at or below o_low).
 
 Deviations from the authors' code: every test image is scored (their drop_last divisor bug, up to 0.16 points);
 the AES and VES runs are not cut at the stop (the rule is evaluated on the logged epochs, and the model at the stop
@@ -201,10 +201,10 @@ def _transition_rows(cells, hists, p, base):
             accs = [hists[i]["test_acc"][e] for i in idx]
             j = max(range(len(idx) - 1), key=lambda j: accs[j + 1] - accs[j])
             o_lo, o_hi = float(cells[idx[j]]["o"]), float(cells[idx[j + 1]]["o"])
-            abst_low = max(hists[i]["abstention"][e] for i in idx[:j + 1])
+            abst_low = min(hists[i]["abstention"][e] for i in idx[:j + 1])
             cols = {**base, "noise_rate": r, "optimizer": opt, "at_epoch": e}
             for metric, v in (("transition_jump", accs[j + 1] - accs[j]), ("transition_o_low", o_lo),
-                              ("transition_o_high", o_hi), ("transition_max_abst_low", abst_low)):
+                              ("transition_o_high", o_hi), ("transition_min_abst_low", abst_low)):
                 yield {"metric": metric, "value": float(v), **cols}
 
 

@@ -70,16 +70,32 @@ def plateau_theory(p, ctx):
 
 @experiment("gambler.catalog")
 def catalog(p, ctx):
-    """Numbers quoted by the catalog (the submission's tables), as rows: p["rows"] is a list of {metric, value,
-    <columns>}; or p["table"] = {columns: [names], key: column name, rows: {key value: [values]}} expanded to one row
-    per (key value, column) with metric = the column name (a value null = NA, skipped)."""
+    """Numbers quoted by the catalog (the submission's tables), as kind=paper rows. p["rows"]: a list of {metric,
+    value, <columns>}. p["table"]: {key: column name, columns: [metric names], rows: {key value: [means]}, std:
+    {key value: [stds]}, scale (1; 0.01 turns percent into fractions), tol_min ({metric: points}, default 2),
+    tol_sigma (2), extra ({column: value} on every row)} -> per (key value, metric) the rows <metric> (mean),
+    <metric>_std, and the band <metric>_lo / <metric>_hi = mean -+ max(tol_min, tol_sigma * std) (the claims' "within
+    max(2, 2 sigma) points"); a value null (the tables' NA) or a row null is skipped."""
     for row in p.get("rows") or []:
         yield dict(row)
     t = p.get("table")
-    if t:
-        extra = t.get("extra") or {}
-        for key, values in t["rows"].items():
-            for name, v in zip(t["columns"], values):
-                if v is None:
-                    continue
-                yield {"metric": name, "value": float(v), t["key"]: float(key), **extra}
+    if not t:
+        return
+    scale, extra = float(t.get("scale", 1.0)), t.get("extra") or {}
+    tol_min, k = t.get("tol_min") or {}, float(t.get("tol_sigma", 2.0))
+    std = t.get("std") or {}
+    for key, values in t["rows"].items():
+        if values is None:      # a row dropped by a scale profile
+            continue
+        sds = std.get(key) or std.get(str(key)) or [None] * len(values)
+        for name, v, sd in zip(t["columns"], values, sds):
+            if v is None:
+                continue
+            cols = {t["key"]: float(key), **extra}
+            yield {"metric": name, "value": float(v) * scale, **cols}
+            if sd is None:
+                continue
+            tol = max(float(tol_min.get(name, 2.0)), k * float(sd)) * scale
+            yield {"metric": f"{name}_std", "value": float(sd) * scale, **cols}
+            yield {"metric": f"{name}_lo", "value": float(v) * scale - tol, **cols}
+            yield {"metric": f"{name}_hi", "value": float(v) * scale + tol, **cols}
