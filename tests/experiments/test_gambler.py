@@ -11,7 +11,7 @@ from repro.experiments import registry
 from repro.experiments.gambler.common import LoopedModels, expand_cells
 from repro.experiments.gambler.coteaching import PairCells, forget_rate, pair_cells
 from repro.experiments.gambler.noisy_training import _summaries, roc_auc
-from repro.noisy.baselines import cogambler_step, coteaching_step
+from repro.noisy.baselines import cogambler_step, coteaching_plus_step, coteaching_step
 from repro.runner.context import RunContext
 from repro.theory.gambler import plateau_loss
 from repro.train.stacked import StackedModels
@@ -84,6 +84,21 @@ def test_pair_cells_train_on_the_peer_small_loss_rows_and_evaluate_plainly():
     assert bool((plain > 0).all())
     with pytest.raises(ValueError, match="method"):
         PairCells(["ctt"], [None], [0.5], 3)
+
+
+def test_pair_cells_coteaching_plus_after_its_init_epoch():
+    torch.manual_seed(1)
+    logits = torch.randn(2, 32, 5, requires_grad=True)
+    labels = torch.randint(0, 4, (2, 32))
+    labels[1] = labels[0]
+    loss = PairCells(["ctplus"], [None], [0.5], epochs=30, ctplus_init_epoch=20)
+    early = loss(logits, labels, 19)                     # before init_epoch: plain Co-teaching
+    ref = coteaching_step(logits[0][:, :-1], logits[1][:, :-1], labels[0], float(loss.schedules[0][19]))
+    assert early[0].mean().item() == pytest.approx(ref.loss1.item(), rel=1e-6)
+    late = loss(logits, labels, 20)
+    ref = coteaching_plus_step(logits[0][:, :-1], logits[1][:, :-1], labels[0], 0.5, step=2)
+    assert late[0].mean().item() == pytest.approx(ref.loss1.item(), rel=1e-6)
+    assert late[1].mean().item() == pytest.approx(ref.loss2.item(), rel=1e-6)
 
 
 def test_pair_cells_and_forget_rate_readings():

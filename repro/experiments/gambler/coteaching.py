@@ -9,6 +9,10 @@ the steps of repro/noisy/baselines.py:
     method ct         Co-teaching (Han et al. 2018): per-sample cross-entropy on the m class logits, each network
                       updated on its peer's int((1 - f) B) smallest-loss rows, f from the forget-rate schedule
                       (rising linearly to forget_rate over the first 10 epochs; default forget_rate = r)
+    method ctplus     Co-teaching+ (Yu et al. 2019): Co-teaching among the rows where the two networks' argmax
+                      predictions disagree, after init_epoch epochs of plain Co-teaching (params ctplus_init_epoch:
+                      0 for MNIST, 20 for CIFAR-10 in chenblair/coteaching_plus); the 5000-step warm-up of the
+                      no-disagreement case counts this pair's training steps
     method cogambler  Co-Gambler [reconstructed]: ranks by the NLL of the (m+1)-way softmax, rejects the largest
                       forget_rate share (constant, no schedule; default r), updates with the gambler's loss (payoff o)
 The kept rows' loss enters as a per-sample loss weighted B / kept (zero elsewhere), so its batch mean is the mean over
@@ -30,10 +34,10 @@ from repro.experiments.gambler.common import expand_cells, load_data
 from repro.experiments.gambler.noisy_training import run_cells
 from repro.experiments.registry import experiment
 from repro.nn.gambler_loss import gambler_loss
-from repro.noisy.baselines import cogambler_step, coteaching_step, forget_rate_schedule
+from repro.noisy.baselines import cogambler_step, coteaching_plus_step, coteaching_step, forget_rate_schedule
 from repro.noisy.grid import CellLoss
 
-METHODS = ("ct", "cogambler")
+METHODS = ("ct", "ctplus", "cogambler")
 
 
 class PairCells(CellLoss):
@@ -41,13 +45,15 @@ class PairCells(CellLoss):
     abstains = True
 
     def __init__(self, methods: list[str], payoffs: list, forget_rates: list[float], epochs: int,
-                 num_gradual: int = 10):
+                 num_gradual: int = 10, ctplus_init_epoch: int = 0):
         for m in methods:
             if m not in METHODS:
                 raise ValueError(f"method must be one of {', '.join(METHODS)}, not {m!r}")
         self.methods, self.payoffs = methods, payoffs
         self.schedules = [forget_rate_schedule(epochs + 1, f, num_gradual) for f in forget_rates]
         self.forget_rates = forget_rates
+        self.ctplus_init_epoch = int(ctplus_init_epoch)
+        self.steps = 0           # training calls (Co-teaching+'s global step)
 
     @staticmethod
     def _weighted(per: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
@@ -58,15 +64,21 @@ class PairCells(CellLoss):
 
     def __call__(self, logits, labels, epoch):
         out = []
+        if logits.requires_grad:
+            self.steps += 1
         for i, method in enumerate(self.methods):
             l1, l2, y = logits[2 * i], logits[2 * i + 1], labels[2 * i]
-            if method == "ct":
+            if method in ("ct", "ctplus"):
                 ce1 = F.cross_entropy(l1[..., :-1].float(), y, reduction="none")
                 ce2 = F.cross_entropy(l2[..., :-1].float(), y, reduction="none")
                 if not l1.requires_grad:     # evaluation: the plain loss
                     out += [ce1, ce2]
                     continue
-                step = coteaching_step(l1[..., :-1], l2[..., :-1], y, float(self.schedules[i][epoch]))
+                rate = float(self.schedules[i][epoch])
+                if method == "ctplus" and epoch >= self.ctplus_init_epoch:   # the fork: epoch < init_epoch -> CT
+                    step = coteaching_plus_step(l1[..., :-1], l2[..., :-1], y, rate, self.steps)
+                else:
+                    step = coteaching_step(l1[..., :-1], l2[..., :-1], y, rate)
                 out += [self._weighted(ce1, step.keep1), self._weighted(ce2, step.keep2)]
             else:
                 o = self.payoffs[i]
@@ -104,8 +116,9 @@ def forget_rate(cell: dict) -> float:
 
 @experiment("gambler.coteaching", version=1, device="any")
 def coteaching(p, ctx):
-    """The module doc. params: as gambler.noisy_training, each cell with method (ct | cogambler), o (cogambler) and
-    forget_rate (forget_rate(): a number, noise_rate (default) or clean_rate); num_gradual (10)."""
+    """The module doc. params: as gambler.noisy_training, each cell with method (ct | ctplus | cogambler), o
+    (cogambler) and forget_rate (forget_rate(): a number, noise_rate (default) or clean_rate); num_gradual (10),
+    ctplus_init_epoch (0)."""
     data = load_data(p, ctx)
     cells = pair_cells(expand_cells(p))
     if len({(c.get("optimizer", "adam"), int(c.get("val", 0))) for c in cells}) != 1:
@@ -116,6 +129,6 @@ def coteaching(p, ctx):
         return PairCells([c["method"] for c in firsts],
                          [float(c["o"]) if c["method"] == "cogambler" else None for c in firsts],
                          [forget_rate(c) for c in firsts],
-                         int(p["epochs"]), int(p.get("num_gradual", 10)))
+                         int(p["epochs"]), int(p.get("num_gradual", 10)), int(p.get("ctplus_init_epoch", 0)))
 
     yield from run_cells(p, ctx, cells, data, make_loss)
