@@ -3,7 +3,7 @@ arXiv 2002.06541): the figures' experiment functions, one module per kind of fig
 A registry name gambler.<fn> lives in:
 
     noisy_training.py  noisy_training                  figs 1-6, 8-10, T1, T3 (one stacked run per panel)
-    coteaching.py      coteaching                      T2 (Co-teaching, Co-Gambler: pairs of networks)
+    coteaching.py      coteaching                      T2 (Co-teaching, Co-teaching+, Co-Gambler: pairs of networks)
     theory.py          plateau_theory, catalog         fig 7 (L*, u, the simplex minimisation); the paper's tables
     common.py          (no registry names) data sets, cells, stacks shared by the training modules
 """
