@@ -40,16 +40,25 @@ def _missing(paper: str, stem: str, path: Path) -> DataMissing:
                        f"folder holding {paper}/")
 
 
+def _read(paper: str, files: dict, name: str) -> pd.DataFrame:
+    """The reference CSV `name` (".csv" optional) of `paper`, one of `files` (stem -> the columns it must have)."""
+    stem = name[:-4] if name.endswith(".csv") else name
+    if stem not in files:
+        raise ValueError(f"unknown {paper} reference {name!r}; choose one of {', '.join(files)}")
+    path = reference_root() / paper / f"{stem}.csv"
+    if not path.exists():
+        raise _missing(paper, stem, path)
+    df = pd.read_csv(path)
+    lacking = [c for c in files[stem] if c not in df.columns]
+    if lacking:
+        raise ValueError(f"{path} lacks the columns {lacking}")
+    return df
+
+
 def load_laprop_reference(name: str) -> pd.DataFrame:
     """One of LaProp's reference CSVs by name ("transformer_train_loss", "rainbow_breakout_eval"; ".csv" optional),
     as a DataFrame with the file's columns (booleans as bool)."""
-    stem = name[:-4] if name.endswith(".csv") else name
-    if stem not in LAPROP_FILES:
-        raise ValueError(f"unknown LaProp reference {name!r}; choose one of {', '.join(LAPROP_FILES)}")
-    path = reference_root() / "laprop" / f"{stem}.csv"
-    if not path.exists():
-        raise _missing("laprop", stem, path)
-    return pd.read_csv(path)
+    return _read("laprop", dict.fromkeys(LAPROP_FILES, ()), name)
 
 
 def load_label_smoothing_reference(name: str, step: float | None = None, p_min: float | None = None) -> pd.DataFrame:
@@ -58,17 +67,7 @@ def load_label_smoothing_reference(name: str, step: float | None = None, p_min: 
     `step=0.05` keeps the sub-grid whose p and clean_rate are multiples of 0.05 (the catalog's "grid-0.05" with
     p_min=0.15: a, p in {0.15, ..., 1.00}); `p_min` drops smaller p and clean rates. A missing file raises DataMissing
     (one line); a file without the expected columns raises ValueError naming them."""
-    stem = name[:-4] if name.endswith(".csv") else name
-    if stem not in LABEL_SMOOTHING_FILES:
-        raise ValueError(f"unknown label_smoothing reference {name!r}; "
-                         f"choose one of {', '.join(LABEL_SMOOTHING_FILES)}")
-    path = reference_root() / "label_smoothing" / f"{stem}.csv"
-    if not path.exists():
-        raise _missing("label_smoothing", stem, path)
-    df = pd.read_csv(path)
-    lacking = [c for c in LABEL_SMOOTHING_FILES[stem] if c not in df.columns]
-    if lacking:
-        raise ValueError(f"{path} lacks the columns {lacking}")
+    df = _read("label_smoothing", LABEL_SMOOTHING_FILES, name)
     for col in ("p", "clean_rate", "noise_rate"):
         if col in df.columns:
             df[col] = df[col].astype(float).round(2)
@@ -93,14 +92,4 @@ VOLUMIZATION_FILES = {
 def load_volumization_reference(name: str) -> pd.DataFrame:
     """One of volumization's reference CSVs by name (VOLUMIZATION_FILES; ".csv" optional). A missing file raises
     DataMissing (one line); a file without the expected columns raises ValueError naming them."""
-    stem = name[:-4] if name.endswith(".csv") else name
-    if stem not in VOLUMIZATION_FILES:
-        raise ValueError(f"unknown volumization reference {name!r}; choose one of {', '.join(VOLUMIZATION_FILES)}")
-    path = reference_root() / "volumization" / f"{stem}.csv"
-    if not path.exists():
-        raise _missing("volumization", stem, path)
-    df = pd.read_csv(path)
-    lacking = [c for c in VOLUMIZATION_FILES[stem] if c not in df.columns]
-    if lacking:
-        raise ValueError(f"{path}: missing columns {lacking}")
-    return df
+    return _read("volumization", VOLUMIZATION_FILES, name)

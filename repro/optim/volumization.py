@@ -63,7 +63,25 @@ def volumize_(w: torch.Tensor, V: float, alpha: float) -> torch.Tensor:
     return outside
 
 
-class Volumization(torch.optim.Optimizer):
+class _WrapsBase(torch.optim.Optimizer):
+    """An optimizer whose step follows `base`'s over the same parameters: the two share their group dicts (lr
+    schedules set on either reach both) and are saved and restored together."""
+
+    def __init__(self, base: torch.optim.Optimizer, defaults: dict):
+        self.base = base
+        super().__init__(base.param_groups, defaults)   # add_param_group keeps the base's dict objects
+        base.param_groups = self.param_groups
+
+    def state_dict(self):
+        return {"base": self.base.state_dict(), "volumization": super().state_dict()}
+
+    def load_state_dict(self, state_dict):
+        self.base.load_state_dict(state_dict["base"])
+        super().load_state_dict(state_dict["volumization"])
+        self.base.param_groups = self.param_groups
+
+
+class Volumization(_WrapsBase):
     """Wrap `base` (an optimizer over the same parameters): step() runs base.step(), then the volumization step.
 
     v: relative volume (Kaiming-V multiplier) or, with kaiming_v=False, the absolute volume V; alpha in [-1, 1];
@@ -77,21 +95,9 @@ class Volumization(torch.optim.Optimizer):
             raise ValueError(f"alpha must be in [-1, 1] (alpha > 1 diverges), got {alpha}")
         if v < 0 or l2 < 0:
             raise ValueError(f"v and l2 must be >= 0, got v={v}, l2={l2}")
-        defaults = dict(v=v, alpha=alpha, V=None, kaiming_v=kaiming_v, momentum_discount=momentum_discount, l2=l2)
-        self.base = base
         self.foreach = foreach
-        # The base's group dicts themselves (add_param_group keeps the dict object): lr schedules set on either
-        # optimizer reach both.
-        super().__init__(base.param_groups, defaults)
-        base.param_groups = self.param_groups
-
-    def state_dict(self):
-        return {"base": self.base.state_dict(), "volumization": super().state_dict()}
-
-    def load_state_dict(self, state_dict):
-        self.base.load_state_dict(state_dict["base"])
-        super().load_state_dict(state_dict["volumization"])
-        self.base.param_groups = self.param_groups
+        super().__init__(base, dict(v=v, alpha=alpha, V=None, kaiming_v=kaiming_v,
+                                    momentum_discount=momentum_discount, l2=l2))
 
     def volume(self, p: torch.Tensor, group: dict) -> float:
         state = self.state[p]
@@ -167,7 +173,7 @@ def binarize_(optimizer: Volumization) -> dict:
     return done
 
 
-class StackedVolumization(torch.optim.Optimizer):
+class StackedVolumization(_WrapsBase):
     """The volumization step for K models stacked along the first axis of every parameter (repro/train/stacked.py):
     `base` (a StackedAdam/StackedSGD over the same stacked tensors) steps, then model k's slice of every tensor is
     volumized with its own alpha[k] and volume V[k] (Kaiming-V from model k's own initial slice: v[k] times its
@@ -184,9 +190,7 @@ class StackedVolumization(torch.optim.Optimizer):
             raise ValueError(f"alpha must be in [-1, 1] (alpha > 1 diverges), got {alphas.tolist()}")
         if (vs < 0).any():
             raise ValueError(f"v must be >= 0, got {vs.tolist()}")
-        self.base = base
-        super().__init__(base.param_groups, dict(kaiming_v=kaiming_v, momentum_discount=momentum_discount))
-        base.param_groups = self.param_groups
+        super().__init__(base, dict(kaiming_v=kaiming_v, momentum_discount=momentum_discount))
         self.alphas, self.vs = alphas, vs
 
     def _per_model(self, values: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
@@ -207,14 +211,6 @@ class StackedVolumization(torch.optim.Optimizer):
             else:
                 state["V"] = v.clone()
         return state["V"]
-
-    def state_dict(self):
-        return {"base": self.base.state_dict(), "volumization": super().state_dict()}
-
-    def load_state_dict(self, state_dict):
-        self.base.load_state_dict(state_dict["base"])
-        super().load_state_dict(state_dict["volumization"])
-        self.base.param_groups = self.param_groups
 
     @torch.no_grad()
     def step(self, closure=None):
