@@ -13,8 +13,9 @@ the same way:
     image    {channels, size}         small CNN (conv-ReLU-maxpool x2, global average pool, Linear): 8x8 digits
     resnet18 {channels}               torchvision ResNet-18, fc -> Linear(512 -> d); `weights_path` loads staged
                                       ImageNet weights (the GPU box is offline; without them: the code's 'nop18')
-The classifier g: ReLU -> Linear(d -> N) (code, hidden=0) or ReLU -> Linear(d -> hidden) -> ReLU -> Linear(hidden
--> N) (the paper's "1 hidden layer of 256").
+The classifier g: ReLU -> Linear(d -> N) (code, hidden=0) or Linear(d -> hidden) -> ReLU -> Linear(hidden -> N) (the
+paper's "1 hidden layer of 256"; no ReLU on the embedding itself: with it, Reptile over label-permuted tasks drove
+the embedding negative and every unit died in our stand-in runs).
 
 `SharedEncoder` is the domain-adaptation baselines' one encoder for both modalities: the source encoder's body with
 a separate linear input map for the target only (catalog, Baselines: "Shared").
@@ -122,12 +123,12 @@ def build_encoder(spec: dict, out: int, hidden: int) -> nn.Module:
 
 
 class Classifier(nn.Module):
-    """g: ReLU -> Linear(d -> N) (hidden = 0, the code) or with one hidden ReLU layer (the paper). `reset_head(n)`
+    """g: ReLU -> Linear(d -> N) (hidden = 0, the code) or Linear -> ReLU -> Linear (hidden > 0, the paper). `reset_head(n)`
     gives a fresh last layer with n outputs (the non-meta baselines' new head at meta-test)."""
 
     def __init__(self, dim: int, n_out: int, hidden: int = 0):
         super().__init__()
-        self.trunk = nn.Sequential(nn.ReLU(), nn.Linear(dim, hidden), nn.ReLU()) if hidden else nn.ReLU()
+        self.trunk = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU()) if hidden else nn.ReLU()
         self.head = nn.Linear(hidden or dim, n_out)
 
     def forward(self, z):

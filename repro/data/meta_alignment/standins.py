@@ -42,7 +42,8 @@ def _split(n_classes: tuple[int, int, int], rng: np.random.Generator) -> dict:
 
 
 def synth_strong(data_seed: int = 0, per_class: int = 40, splits=(20, 5, 10), z_dim: int = 16, a_dim: int = 64,
-                 steps: int = 20, b_dim: int = 8, z_noise: float = 0.5, noise: float = 0.1) -> CrossModalData:
+                 steps: int = 20, b_dim: int = 8, z_noise: float = 0.5, noise: float = 0.1, nuisance: float = 0.0,
+                 nuisance_rank: int = 8) -> CrossModalData:
     rng = np.random.default_rng([data_seed, 1])
     n_classes = sum(splits)
     mu = rng.standard_normal((n_classes, z_dim))
@@ -51,6 +52,9 @@ def synth_strong(data_seed: int = 0, per_class: int = 40, splits=(20, 5, 10), z_
     w_a = rng.standard_normal((a_dim, z_dim)) / math.sqrt(z_dim)
     w_b = rng.standard_normal((b_dim, z_dim)) / math.sqrt(z_dim)
     x_t = np.tanh(z @ w_a.T) + noise * rng.standard_normal((len(y), a_dim))
+    if nuisance > 0:   # class-independent low-rank variation on the target side only (see the module doc)
+        u = np.linalg.qr(rng.standard_normal((a_dim, nuisance_rank)))[0]
+        x_t = x_t + nuisance * rng.standard_normal((len(y), nuisance_rank)) @ u.T
     omega = np.pi * (np.arange(steps) + 0.5) / steps
     x_s = np.tanh(z @ w_b.T)[:, None, :] * np.sin(omega)[None, :, None]
     x_s = x_s + noise * rng.standard_normal(x_s.shape)
