@@ -243,5 +243,7 @@ def _lookup(hp: dict, key: str):
     if "[" in key:
         name, idx = key[:-1].split("[")
         v = hp[name]
-        return {int(a): b for a, b in v.items()}[int(idx)] if isinstance(v, dict) else v[int(idx)]
+        if isinstance(v, dict):
+            return {int(a): b for a, b in v.items()}[int(idx)]
+        return v[int(idx)] if isinstance(v, (list, tuple)) else v   # one number for every k (impl=code's batch)
     return hp[key]
