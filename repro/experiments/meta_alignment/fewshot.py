@@ -247,3 +247,18 @@ def _lookup(hp: dict, key: str):
             return {int(a): b for a, b in v.items()}[int(idx)]
         return v[int(idx)] if isinstance(v, (list, tuple)) else v   # one number for every k (impl=code's batch)
     return hp[key]
+
+
+@experiment("meta_alignment.reported")
+def reported(p, ctx):
+    """The paper's table rows from the config (p["rows"]: {method, k_shot, mean, std}), as kind=paper rows:
+    metric test_acc (the mean), test_acc_lo / test_acc_hi = mean -/+ max(2 std, p["min_tol"]) (the catalog's
+    acceptance band for fig=T1, T6, T7) and test_acc_std."""
+    tol_min = float(p.get("min_tol", 3.0))
+    for r in p["rows"]:
+        cols = {"method": r["method"], "k_shot": int(r["k_shot"])}
+        tol = max(2 * float(r.get("std", 0.0)), tol_min)
+        yield {"metric": "test_acc", "value": float(r["mean"]), **cols}
+        yield {"metric": "test_acc_std", "value": float(r.get("std", float("nan"))), **cols}
+        yield {"metric": "test_acc_lo", "value": float(r["mean"]) - tol, **cols}
+        yield {"metric": "test_acc_hi", "value": float(r["mean"]) + tol, **cols}
