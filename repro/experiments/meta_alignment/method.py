@@ -185,8 +185,16 @@ class MetaLearner:
         task = sample_task(self.data.y_s, self.pools.source_clf, self.data.train_source_classes, int(hp["n_way"]),
                            k, 0, self.gen)
         x, y = self.x_s[task.support.to(self.device)], task.support_y.to(self.device)
-        scope = "classifier" if hp["clf_updates"] == "classifier" else "all"
+        scope = "classifier" if hp["clf_updates"] == "classifier" and hp["impl"] != "code" else "all"
         batches = chunks(len(y), batch_for(hp, k), int(hp["inner_steps"]))
+        if scope == "classifier":
+            # only phi moves in this inner loop, so f_s(x_s) is the same at every step: encode once (same numbers,
+            # one source-encoder pass instead of inner_steps)
+            with torch.no_grad():
+                z = self.model.embed_source(x)
+            self.reptile(scope, lambda r: F.cross_entropy(self.model.g(z[r]), y[r]), batches, float(hp["lr_clf"]),
+                         "clf")
+            return
         self.reptile(scope, lambda r: F.cross_entropy(self.model.source_logits(x[r]), y[r]), batches,
                      float(hp["lr_clf"]), "clf")
 
