@@ -99,7 +99,7 @@ def test_unsup_recon_and_pretrain(data):
 
 
 def test_shared_family():
-    d = synth_lang(per_language=8)
+    d = synth_lang(per_language=4, length=4, vocab=8)
     for name in ("shared", "shared_align", "shared_confusion", "shared_target_labels"):
         L = learner(d, name, meta_lr=1.0, n_query=1, train_shots=1)
         assert L.model.f_t.source is L.model.f_s
@@ -122,7 +122,7 @@ def test_every_method_meets_the_same_tasks_and_select_on_switch(data):
     assert any(r["metric"] == "test_acc_curve" for r in rows["oracle"])
     with pytest.raises(ValueError, match="meta-val"):
         list(fewshot({**SMALL, "dataset": "digits_weak", "method": "croma", "k_shot": 1, "meta_iters": 1,
-                      "select_on": "val", "data_kw": {"signals": 300}}, RunContext(seed=0)))
+                      "select_on": "val", "data_kw": {"signals": 50}}, RunContext(seed=0)))
 
 
 def test_missing_real_data_is_one_line():
