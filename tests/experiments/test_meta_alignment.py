@@ -138,3 +138,36 @@ def test_hparams_rows_match_and_mismatch():
              {"block": "enc", "parameter": "margin", "key": "margin", "paper": 0.2}]
     rows = [r for r in hparams({"table": table}, None) if r["metric"] == "match"]
     assert [r["value"] for r in rows] == [1.0, 1.0, 0.0]
+
+
+def test_reported_rows_carry_their_columns_and_band():
+    from repro.experiments.meta_alignment.fewshot import reported
+    rows = list(reported({"min_tol": 3.0, "rows": [{"method": "croma", "k_shot": 5, "mean": 47.1, "std": 3.3},
+                                                   {"method": "oracle", "noise_rate": 0.4, "mean": 60.5}]}, None))
+    lo = {r["method"]: r for r in rows if r["metric"] == "test_acc_lo"}
+    assert lo["croma"]["k_shot"] == 5 and abs(lo["croma"]["value"] - (47.1 - 6.6)) < 1e-9   # 2 std > min_tol
+    assert lo["oracle"]["noise_rate"] == 0.4 and abs(lo["oracle"]["value"] - 57.5) < 1e-9 and "k_shot" not in lo["oracle"]
+
+
+def test_plot_functions_draw_tables():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from repro.plotting.meta_alignment import hparams as hp_plot, predictions, table
+    acc = pd.DataFrame([{"series": s, "kind": "experiment", "method": s, "metric": "test_acc", "k_shot": k, "value": v,
+                         "seed": sd} for s, v in (("croma", 50.0), ("oracle", 40.0)) for k in (1, 5) for sd in (0, 1)]
+                       + [{"series": "paper", "kind": "paper", "method": "croma", "metric": "test_acc", "k_shot": 5,
+                           "value": 47.1, "seed": None}])
+    pred = pd.DataFrame([{"series": s, "metric": "correct", "query": q, "seed": 0, "value": float(q % 2),
+                          "true_name": "a", "pred_name": "b"} for s in ("oracle", "croma") for q in range(4)])
+    hp = pd.DataFrame([{"metric": m, "block": "enc", "parameter": "meta lr", "text": t, "value": v}
+                       for m, t, v in (("used_paper", "0.1", 0.1), ("used_code", "0.0001", 1e-4), ("match", "0.1 vs 0.1", 1.0))])
+    fig, axes = plt.subplots(1, 3)
+    table(axes[0], acc, {"metric": "test_acc"})
+    predictions(axes[1], pred, {"series": ["oracle", "croma"]})
+    hp_plot(axes[2], hp, {})
+    cells = [t.get_text() for ax in axes for tab in ax.tables for t in [c.get_text() for c in tab.get_celld().values()]]
+    assert "50.0 +- 0.0" in cells and "paper: croma" in cells and "b (ok)" in cells and "yes" in cells
+    plt.close(fig)

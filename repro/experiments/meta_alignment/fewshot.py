@@ -251,12 +251,12 @@ def _lookup(hp: dict, key: str):
 
 @experiment("meta_alignment.reported")
 def reported(p, ctx):
-    """The paper's table rows from the config (p["rows"]: {method, k_shot, mean, std}), as kind=paper rows:
-    metric test_acc (the mean), test_acc_lo / test_acc_hi = mean -/+ max(2 std, p["min_tol"]) (the catalog's
-    acceptance band for fig=T1, T6, T7) and test_acc_std."""
+    """The paper's table rows from the config (p["rows"]: {method, k_shot or noise_rate, mean, std}), as kind=paper
+    rows: metric test_acc (the mean), test_acc_lo / test_acc_hi = mean -/+ max(2 std, p["min_tol"]) (the catalog's
+    acceptance band for fig=T1, T6, T7) and test_acc_std. Every key of a row other than mean / std is a column."""
     tol_min = float(p.get("min_tol", 3.0))
     for r in p["rows"]:
-        cols = {"method": r["method"], "k_shot": int(r["k_shot"])}
+        cols = {k: (int(v) if k == "k_shot" else v) for k, v in r.items() if k not in ("mean", "std")}
         tol = max(2 * float(r.get("std", 0.0)), tol_min)
         yield {"metric": "test_acc", "value": float(r["mean"]), **cols}
         yield {"metric": "test_acc_std", "value": float(r.get("std", float("nan"))), **cols}
