@@ -55,3 +55,23 @@ def test_cos_and_infonce():
 def test_unknown_loss_name():
     with pytest.raises(ValueError, match="align_loss must be one of"):
         alignment_loss("hinge", ZS, ZT, IDS, IDS)
+
+
+def test_eq2_normalised_prefers_the_anti_parallel_collapse_and_tri_does_not():
+    """Why the fig=T1 panels use align_loss=tri: eq 2's negative sum makes 'all sources on +u, all targets on -u'
+    (loss 2 - B) better than a perfect one-to-one alignment (about -1); tri ranks them the right way round."""
+    import torch
+
+    from repro.nn.alignment_losses import alignment_loss
+
+    b, d = 8, 8
+    ids = torch.arange(b)
+    perfect = torch.eye(b, d)                      # each pair on its own axis, pairs orthogonal
+    u = torch.zeros(1, d)
+    u[0, 0] = 1.0
+    collapse_s, collapse_t = u.repeat(b, 1), -u.repeat(b, 1)
+    nce_perfect = float(alignment_loss("nce", perfect, perfect, ids, ids))
+    nce_collapse = float(alignment_loss("nce", collapse_s, collapse_t, ids, ids))
+    assert abs(nce_perfect + 1) < 1e-6 and abs(nce_collapse - (2 - b)) < 1e-6 and nce_collapse < nce_perfect
+    assert float(alignment_loss("tri", perfect, perfect, ids, ids, margin=0.1)) < \
+        float(alignment_loss("tri", collapse_s, collapse_t, ids, ids, margin=0.1))
