@@ -44,9 +44,11 @@ def table(ax, rows: pd.DataFrame, e: dict) -> None:
                 cells.append("")
                 continue
             mean, std, n = m["mean"].iloc[0], m["std"].iloc[0], m["count"].iloc[0]
-            cells.append(f"{mean:.1f}" + (f" +- {std:.1f}" if n > 1 and pd.notna(std) else ""))
+            fmt = ".3f" if abs(mean) < 1.5 else ".1f"   # rates (recall, hit rate) vs percentages and ranks
+            cells.append(f"{mean:{fmt}}" + (f" +- {std:{fmt}}" if n > 1 and pd.notna(std) else ""))
         body.append([name, *cells])
-    _text_table(ax, [row, *[f"{col}={c:g}" if isinstance(c, float) else f"{col}={c}" for c in cols]], body)
+    names = [str(c) if col == "metric" else f"{col}={c:g}" if isinstance(c, float) else f"{col}={c}" for c in cols]
+    _text_table(ax, [row, *names], body)
 
 
 @plot("meta_alignment.predictions")
