@@ -79,12 +79,13 @@ def predictions(ax, rows: pd.DataFrame, e: dict) -> None:
 
 @plot("meta_alignment.hparams")
 def hparams(ax, rows: pd.DataFrame, e: dict) -> None:
-    """fig=T3-T5: parameter, the paper's value, the resolved impl=paper and impl=code values, match."""
+    """fig=T3-T5: parameter, the paper's value, the resolved impl=paper and impl=code values, match (one block per
+    axis: the entry's `where` picks it)."""
     used = rows[rows["metric"] == "used_paper"].set_index(["block", "parameter"])["text"]
     code = rows[rows["metric"] == "used_code"].set_index(["block", "parameter"])["text"]
     match = rows[rows["metric"] == "match"].set_index(["block", "parameter"])
     body = []
     for key in match.index:
-        body.append([key[0], key[1], str(match.loc[key, "text"]).split(" vs ")[-1], str(used.get(key, "")),
+        body.append([key[1], str(match.loc[key, "text"]).split(" vs ")[-1], str(used.get(key, "")),
                      str(code.get(key, "")), "yes" if match.loc[key, "value"] == 1 else "NO"])
-    _text_table(ax, ["block", "parameter", "paper", "used (impl=paper)", "impl=code", "match"], body, fontsize=6)
+    _text_table(ax, ["parameter", "paper", "impl=paper", "impl=code", "match"], body, fontsize=6)
