@@ -171,3 +171,18 @@ def test_plot_functions_draw_tables():
     cells = [t.get_text() for ax in axes for tab in ax.tables for t in [c.get_text() for c in tab.get_celld().values()]]
     assert "50.0 +- 0.0" in cells and "paper: croma" in cells and "b (ok)" in cells and "yes" in cells
     plt.close(fig)
+
+
+def test_stacked_meta_test_equals_the_one_by_one_fine_tuning(data):
+    from repro.data.episodes import fixed_eval_tasks
+    from repro.experiments.meta_alignment.method import (can_stack, finetune_and_predict,
+                                                         finetune_and_predict_stacked)
+    L = learner(data, "croma", test_steps=4, lr_clf=0.05)
+    tasks = fixed_eval_tasks(data.y_t, data.classes["meta_test"], 3, 2, 3, 4, 0)
+    labels = [t.with_shots(2).support_y for t in tasks]
+    assert can_stack(L, tasks)
+    stacked = finetune_and_predict_stacked(L, tasks, 2, labels)
+    one_by_one = [finetune_and_predict(L, t, 2, ys) for t, ys in zip(tasks, labels)]
+    assert all(torch.equal(a, b) for a, b in zip(stacked, one_by_one))
+    lang = learner(synth_lang(per_language=4, length=4, vocab=8), "croma", n_query=1, train_shots=1)
+    assert not can_stack(lang, tasks)   # LSTM target encoder: no vmap rule, the loop runs

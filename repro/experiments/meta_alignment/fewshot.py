@@ -81,7 +81,7 @@ def _noisy_train_labels(data: CrossModalData, rate: float, seed: int) -> torch.T
     return y
 
 
-@experiment("meta_alignment.fewshot", version=1, device="any")
+@experiment("meta_alignment.fewshot", version=2, device="any")
 def fewshot(p, ctx):
     hp = resolve(p)
     for key in hp.get("outputs", ["accuracy"]):

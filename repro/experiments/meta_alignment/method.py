@@ -12,7 +12,9 @@ schedule is Algorithm 1:
      g(f_s(x_s)), then the Reptile step on phi (clf_updates=classifier, as written) or on every parameter
      (clf_updates=all, the code).
 Meta-test (`evaluate`): from e_t^meta (with A) and phi^meta, fresh Adam on the k-shot support set of a target task
-for test_steps steps, accuracy on its queries; the only target labels CroMA ever sees.
+for test_steps steps, accuracy on its queries; the only target labels CroMA ever sees. The evaluation tasks are
+fine-tuned as one vmapped batch of copies (repro/train/stacked.py) when the target path has no LSTM, else one by
+one: the same steps either way (a speed choice, tested equal).
 
 `impl=paper|code` picks the defaults (`PAPER`, `CODE`: the catalog's hyperparameter table); any key given
 explicitly overrides them. `resolve(p)` is the one place they are merged (fig=T3-T5 print it).
@@ -20,7 +22,8 @@ explicitly overrides them. `resolve(p)` is the one place they are merged (fig=T3
 Deviations (documented in the catalog's open questions): eq 2 is applied to L2-normalised embeddings by default
 (nce); "Iterations 800" is read as 800 meta-iterations with 9 inner and 9 meta-test steps; the paper's embedding
 256 is fc_dim; the classifier is trained with cross-entropy (the tables' "MSE, teacher forcing" is a template
-leftover). Model selection (select_on=val|test|last) evaluates every validate_every meta-iterations on fixed tasks
+leftover). Speed (same numbers): a classifier-only inner loop (clf_updates=classifier) encodes x_s once, since f_s
+does not move in it. Model selection (select_on=val|test|last) evaluates every validate_every meta-iterations on fixed tasks
 of the meta-val (val) or meta-test (test, as the code does) classes; last keeps the final state.
 """
 from __future__ import annotations
@@ -245,15 +248,62 @@ def finetune_and_predict(learner: MetaLearner, task: Task, k: int, support_y: to
 
 def evaluate(learner: MetaLearner, tasks: list[Task], k: int, noisy_support=None) -> float:
     """Mean query accuracy over the tasks (fraction). noisy_support(task_index, labels) may corrupt the support
-    labels (fig=7's symmetric noise)."""
-    accs = []
+    labels (fig=7's symmetric noise). The tasks' fine-tunings are independent: `finetune_and_predict_stacked` runs
+    them as one vmapped batch where it can (see there), else one after the other."""
+    labels = []
     for i, task in enumerate(tasks):
         ys = task.with_shots(k).support_y
-        if noisy_support is not None:
-            ys = noisy_support(i, ys)
-        pred = finetune_and_predict(learner, task, k, ys)
-        accs.append(float((pred == task.query_y).double().mean()))
+        labels.append(noisy_support(i, ys) if noisy_support is not None else ys)
+    if can_stack(learner, tasks):
+        preds = finetune_and_predict_stacked(learner, tasks, k, labels)
+    else:
+        preds = [finetune_and_predict(learner, task, k, ys) for task, ys in zip(tasks, labels)]
+    accs = [float((pred == task.query_y).double().mean()) for pred, task in zip(preds, tasks)]
     return sum(accs) / len(accs)
+
+
+class TargetPath(torch.nn.Module):
+    """g(A(f_t(x))) as one module (the part of the model that meta-test fine-tunes)."""
+
+    def __init__(self, model: CroMANet):
+        super().__init__()
+        self.f_t, self.A, self.g = model.f_t, model.A, model.g
+
+    def forward(self, x):
+        return self.g(self.A(self.f_t(x)))
+
+
+def can_stack(learner: MetaLearner, tasks: list[Task]) -> bool:
+    """The batched fine-tuning needs: no LSTM on the target path (torch.func.vmap has no batching rule for
+    aten::lstm), no fresh random head per task (reset_head), and support / query sets of one size."""
+    path = TargetPath(learner.model)
+    return (len(tasks) > 1 and not learner.method.reset_head
+            and not any(isinstance(m, torch.nn.LSTM) for m in path.modules())
+            and len({len(t.support) for t in tasks}) == 1 and len({len(t.query) for t in tasks}) == 1)
+
+
+def finetune_and_predict_stacked(learner: MetaLearner, tasks: list[Task], k: int, labels: list[torch.Tensor]):
+    """What finetune_and_predict does for each task, for all tasks at once: one copy of the target path per task
+    stacked along a leading axis (repro/train/stacked.py), the same Adam (StackedAdam = torch's Adam per copy), the
+    same unshuffled minibatches; each copy's loss is its own task's mean cross-entropy, so each copy gets its own
+    gradient. Equal to the one-by-one loop up to float rounding (tests/experiments/test_meta_alignment.py)."""
+    from repro.train.stacked import StackedAdam, StackedModels, stacked_cross_entropy
+
+    hp, dev = learner.hp, learner.device
+    shots = [t.with_shots(k) for t in tasks]
+    path = TargetPath(learner.model)
+    stack = StackedModels([copy.deepcopy(path) for _ in tasks])
+    for q in stack.parameters():
+        q.requires_grad_(True)
+    x = torch.stack([learner.x_t[t.support.to(dev)] for t in shots])
+    y = torch.stack([ys.to(dev) for ys in labels])
+    opt = StackedAdam(stack.parameters(), lr=float(hp["lr_clf"]), betas=tuple(float(b) for b in hp["inner_betas"]))
+    for r in chunks(y.shape[1], batch_for(hp, k), int(hp["test_steps"])):
+        train_step(opt, lambda rows: stacked_cross_entropy(stack(x[:, rows.to(dev)], per_model=True),
+                                                           y[:, rows.to(dev)]), r)
+    with torch.no_grad():
+        xq = torch.stack([learner.x_t[t.query.to(dev)] for t in tasks])
+        return list(stack(xq, per_model=True).argmax(-1).cpu())
 
 
 def target_labels_seen(learner: MetaLearner) -> int:
