@@ -1,2 +1,3 @@
-"""meta_alignment data (catalog meta_alignment.md): task-family definitions (tasks.py), real-data loaders
-(yummly.py, image_audio.py, wilderness.py; pretrained extractors in extractors.py) and the tiny stand-ins."""
+"""meta_alignment (CroMA, arXiv 2012.02813; catalog meta_alignment.md) data: the task-family definitions (tasks.py),
+the real-data loaders (yummly.py, image_audio.py, wilderness.py; audio features audio.py; pretrained extractors
+extractors.py) and the tiny stand-ins (standins.py), which return repro.data.episodes.CrossModalData."""
