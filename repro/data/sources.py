@@ -81,7 +81,12 @@ def _real(params: dict) -> bool:
 
 
 def _dataset_is(name: str) -> Callable[[str, dict], bool]:
-    return lambda experiment, params: params.get("dataset") == name and _real(params)
+    """A run reads data set `name`: its params say dataset=name, or one of its `settings` does (a run of several
+    sweeps one after the other, volumization fig=T1/T2)."""
+    def uses(experiment, params) -> bool:
+        settings = params.get("settings") or [{}]
+        return _real(params) and any({**params, **s}.get("dataset") == name for s in settings)
+    return uses
 
 
 def _idx(folder: str, mirrors: tuple[str, ...], resources) -> tuple[Download, ...]:
