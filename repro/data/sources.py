@@ -89,6 +89,13 @@ def _dataset_is(name: str) -> Callable[[str, dict], bool]:
     return uses
 
 
+def _dataset_in(*names: str) -> Callable[[str, dict], bool]:
+    """A run reads the data set when its dataset (or a setting's) is any of `names` (a data set several
+    configs' dataset names read, e.g. CIFAR-100 for dataset=cifar100 and for meta_alignment's cifar_esc50)."""
+    tests = [_dataset_is(n) for n in names]
+    return lambda experiment, params: any(t(experiment, params) for t in tests)
+
+
 def _idx(folder: str, mirrors: tuple[str, ...], resources) -> tuple[Download, ...]:
     return tuple(Download(dest=f"{folder}/raw/{fname}", urls=tuple(m + fname for m in mirrors), size=size, md5=md5,
                           unpack="gunzip") for fname, md5, size in resources)
@@ -128,14 +135,14 @@ REGISTRY: tuple[DataSet, ...] = (
                         [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch", "batches.meta"]),
             downloads=(Download("cifar-10-python.tar.gz", ("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",),
                                 170_498_071, md5="c58f30108f718f92721af3b95e74349a", unpack="tar"),),
-            uses=_dataset_is("cifar10"), planned=("gambler", "label_smoothing", "meta_alignment", "volumization"),
+            uses=_dataset_in("cifar10", "cifar_esc50"), planned=("gambler", "label_smoothing", "volumization"),
             source="md5 from torchvision"),
     DataSet("cifar100", "CIFAR-100 (python batches)", paths=("cifar-100-python/train", "cifar-100-python/test",
                                                              "cifar-100-python/meta"),
             downloads=(Download("cifar-100-python.tar.gz",
                                 ("https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",), 169_001_437,
                                 md5="eb9058c3a382ffc7106e4002c42a8d85", unpack="tar"),),
-            uses=_dataset_is("cifar100"), planned=("meta_alignment",), source="md5 from torchvision"),
+            uses=_dataset_in("cifar100", "cifar_esc50"), source="md5 from torchvision"),
     DataSet("imdb", "IMDB movie reviews (aclImdb_v1)", paths=tuple(f"aclImdb/{s}/{c}" for s in ("train", "test")
                                                                   for c in ("pos", "neg")),
             downloads=(Download("aclImdb_v1.tar.gz",
@@ -164,7 +171,7 @@ REGISTRY: tuple[DataSet, ...] = (
     DataSet("esc50", "ESC-50 environmental sounds (GitHub archive)", paths=("ESC-50-master/meta/esc50.csv",),
             downloads=(Download("ESC-50-master.zip", ("https://github.com/karolpiczak/ESC-50/archive/master.zip",),
                                 645_000_000, unpack="zip"),),
-            uses=_dataset_is("esc50"), planned=("meta_alignment",),
+            uses=_dataset_in("esc50", "cifar_esc50"),
             source="no published checksum: sha256 pinned on first fetch"),
     DataSet("vgg19", "ImageNet-pretrained VGG-19 weights (torchvision IMAGENET1K_V1)", paths=("vgg19-dcbb9e9d.pth",),
             downloads=(Download("vgg19-dcbb9e9d.pth", ("https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",),
@@ -216,17 +223,17 @@ REGISTRY: tuple[DataSet, ...] = (
             how="stage Yummly-28K offline (xmodal's download_recipe.sh fetches a .rar) as yummly28k/metadata/"
                 "meta<fid>.json + yummly28k/images/img<fid>.jpg, and precompute bert-base-uncased features into "
                 "yummly28k/text_embs/<fid>.npy (catalog meta_alignment.md)",
-            uses=_dataset_is("yummly28k"), planned=("meta_alignment",)),
+            uses=_dataset_is("yummly")),
     DataSet("resnet18", "ImageNet-pretrained ResNet-18 weights (torchvision IMAGENET1K_V1)",
             paths=("resnet18-f37072fd.pth",),
             downloads=(Download("resnet18-f37072fd.pth", ("https://download.pytorch.org/models/resnet18-f37072fd.pth",),
                                 46_830_571, sha256_prefix="f37072fd"),),
-            planned=("meta_alignment",), source="sha256 prefix in torchvision's file name (torch.hub's check)"),
+            uses=_dataset_in("yummly", "cifar_esc50"), source="sha256 prefix in torchvision's file name (torch.hub's check)"),
     DataSet("wilderness", "CMU Wilderness multilingual speech (99-language subset)", paths=("wilderness",),
             how="re-crawl the audio with the festvox CMU Wilderness scripts "
                 "(github.com/festvox/datasets-CMU_Wilderness) and put the aligned text/speech per language under "
                 "wilderness/ (catalog meta_alignment.md)",
-            uses=_dataset_is("wilderness"), planned=("meta_alignment",)),
+            uses=_dataset_is("wilderness")),
 )
 
 # Real-data panels that read nothing from data_dir (checked by tests/data/test_fetch.py against the configs).

@@ -66,3 +66,34 @@ def resnet_encoder(data_dir, arch: str = "resnet18", out_dim: int = 128, weights
         net.conv1 = new
     net.fc = nn.Linear(net.fc.in_features, out_dim)
     return net
+
+
+def frozen_backbone(data_dir, arch: str = "resnet18", weights_file: str | None = None,
+                    in_channels: int = 3) -> nn.Module:
+    """resnet_encoder with `fc` removed (Identity): the pooled features (512-d for ResNet-18) of the pretrained
+    network, frozen, in eval mode (batch norm uses its ImageNet statistics). The real loaders run it once over a
+    data set and the CroMA encoders train on its outputs."""
+    net = resnet_encoder(data_dir, arch, out_dim=1, weights_file=weights_file, in_channels=in_channels)
+    net.fc = nn.Identity()
+    net.eval()
+    for q in net.parameters():
+        q.requires_grad_(False)
+    return net
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+@torch.no_grad()
+def extract_features(net: nn.Module, n: int, item, batch_size: int = 64, device: str = "auto") -> torch.Tensor:
+    """[n, features] float32 on the CPU: net over item(0), ..., item(n - 1) (each an input tensor), in batches."""
+    dev = pick_device(device)
+    net = net.to(dev)
+    out = []
+    for start in range(0, n, batch_size):
+        x = torch.stack([item(i) for i in range(start, min(start + batch_size, n))]).to(dev)
+        out.append(net(x).float().cpu())
+    return torch.cat(out) if out else torch.zeros(0, 0)

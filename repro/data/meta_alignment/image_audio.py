@@ -87,8 +87,9 @@ def load_esc50(data_dir) -> list[Clip]:
 
 
 def cluster_members(data_dir, clusters=T.WEAK_CLUSTERS, train: bool = True) -> dict[str, dict]:
-    """cluster name -> {"images": uint8 [n, 32, 32, 3], "clips": [Clip, ...]}: the CIFAR images of its source
-    classes (c10: CIFAR-10, c100: CIFAR-100) and the ESC-50 clips of its target classes (a weak pair)."""
+    """cluster name -> {"images": uint8 [n, 32, 32, 3], "labels": [n source class names ("c10:frog", ...)],
+    "clips": [Clip, ...]}: the CIFAR images of its source classes (c10: CIFAR-10, c100: CIFAR-100) and the ESC-50
+    clips of its target classes (a weak pair)."""
     from repro.data.cifar10 import load_cifar10
 
     x10, y10 = load_cifar10(data_dir, train=train)          # uint8 [N, 3, 32, 32]
@@ -97,14 +98,16 @@ def cluster_members(data_dir, clusters=T.WEAK_CLUSTERS, train: bool = True) -> d
     clips = load_esc50(data_dir)
     out = {}
     for cl in clusters:
-        imgs = []
+        imgs, labels = [], []
         for member in cl.source_classes:
             src, name = member.split(":")
             if src == "c10":
                 imgs.append(x10[y10 == T.CIFAR10_CLASSES.index(name)])
             else:
                 imgs.append(x100[y100 == T.CIFAR100_CLASSES.index(name)])
-        out[cl.name] = {"images": np.concatenate(imgs), "clips": [c for c in clips if c.category in cl.target_classes]}
+            labels += [member] * len(imgs[-1])
+        out[cl.name] = {"images": np.concatenate(imgs), "labels": labels,
+                        "clips": [c for c in clips if c.category in cl.target_classes]}
     return out
 
 

@@ -14,6 +14,22 @@ recipes are kept (catalog: 100; this xmodal version used > 10), each capped at m
 shuffle [code per catalog]; class split 0.7 / 0.15 / 0.15 of a seeded class permutation, int() of each
 (xmodal split_meta_both: 30 / 6 / 6 of 44, two unused) [code]. A missing folder or file raises DataMissing (one
 line); a malformed one DataInvalid.
+
+`load(data_dir, cache_dir=None, **kw) -> CrossModalData` (what meta_alignment.fewshot reads as dataset=yummly):
+- source x_s = the recipe's BERT feature sequence, cut to `max_tokens` (default 128; the code keeps <= 512, which
+  for ~10k recipes is ~15 GB of float32: ingredient lists rarely exceed 128 word pieces) and zero-padded at the end
+  to the longest kept one (the code zero-pads per batch; here once for the whole set) -> [N, T, 768]; source_spec
+  `sequence` (dim 768): the code's LSTM(768 -> hidden) -> max-pool over time -> Linear.
+- target x_t = the photo through the ImageNet ResNet-18 from the weights file in data_dir (extractors.py:
+  resnet18-f37072fd.pth, or `weights_file`/`arch`), frozen, fc removed: 512-d pooled features, computed once
+  (on `device`, default cuda when present) -> [N, 512]; target_spec `vector`: an MLP (Linear -> ReLU -> Linear)
+  on them. Deviation: the code fine-tunes the whole ResNet-18 with fc -> Linear(512 -> 128) inside every inner
+  loop; we train on frozen features (the brief's choice: CroMA's encoders train on feature vectors), which makes a
+  full run hours instead of days.
+- strong pairs: recipe i's text and photo (pair_t = arange); labels y_s = y_t = the recipe's class; classes per
+  split from class_split (`split_seed`): 30 / 6 / 6 of 44 [code]; meta-val is used only by select_on=val.
+- cached per process and, with cache_dir (ctx.cache_dir), on disk (feature_cache.py). The rows say data=real,
+  dataset=yummly28k.
 """
 from __future__ import annotations
 
@@ -25,6 +41,7 @@ import numpy as np
 import torch
 
 from repro.data.download import DataInvalid, DataMissing, resolve_data_dir
+from repro.data.episodes import CrossModalData
 
 ROOT = "yummly28k"
 BERT_DIM = 768
@@ -119,3 +136,45 @@ def text_features(recipes: Recipes, i: int) -> torch.Tensor:
     if x.ndim != 2 or x.shape[1] != BERT_DIM or not 0 < x.shape[0] <= 512:
         raise DataInvalid(f"{path}: shape {x.shape}, expected [1..512, {BERT_DIM}]")
     return torch.from_numpy(x.astype(np.float32))
+
+
+def _padded(seqs: list[torch.Tensor], length: int) -> torch.Tensor:
+    """[N, length, d]: each [t, d] sequence cut to `length` steps and zero-padded at the end."""
+    out = torch.zeros(len(seqs), length, seqs[0].shape[1]) if seqs else torch.zeros(0, length, BERT_DIM)
+    for i, s in enumerate(seqs):
+        s = s[:length]
+        out[i, :len(s)] = s
+    return out
+
+
+def load(data_dir, cache_dir=None, min_count: int = 100, cap: bool = True, seed: int = 0, split_seed: int = 0,
+         max_tokens: int = 128, arch: str = "resnet18", weights_file: str | None = None, batch_size: int = 64,
+         device: str = "auto") -> CrossModalData:
+    """The text->image family as repro.data.episodes.CrossModalData (module doc, "load"). `seed`: the class cap's
+    shuffle; `split_seed`: the class permutation of class_split; `device`: where the frozen ResNet runs once."""
+    from repro.data.meta_alignment.extractors import WEIGHT_FILES, extract_features, frozen_backbone
+    from repro.data.meta_alignment.feature_cache import cached
+
+    kw = dict(min_count=min_count, cap=cap, seed=seed, split_seed=split_seed, max_tokens=max_tokens, arch=arch,
+              weights_file=weights_file)
+    root = resolve_data_dir(data_dir) / ROOT
+    weights = resolve_data_dir(data_dir) / (weights_file or WEIGHT_FILES.get(arch, arch))
+
+    def build() -> CrossModalData:
+        recipes = load_recipes(data_dir, min_count=min_count, cap=cap, seed=seed)   # DataMissing first: the data,
+        net = frozen_backbone(data_dir, arch, weights_file)                         # then the weights file
+        texts = [text_features(recipes, i) for i in range(len(recipes.fids))]
+        length = min(int(max_tokens), max(len(t) for t in texts))
+        x_s = _padded(texts, length)
+        x_t = extract_features(net, len(recipes.fids), lambda i: image_tensor(recipes, i), batch_size, device)
+        split = class_split(len(recipes.classes), seed=split_seed)
+        y = torch.as_tensor(recipes.labels, dtype=torch.int64)
+        return CrossModalData(
+            name="yummly", data="real", strength="strong", x_s=x_s, y_s=y, x_t=x_t, y_t=y.clone(),
+            classes={"meta_train": sorted(split["train"].tolist()), "meta_val": sorted(split["val"].tolist()),
+                     "meta_test": sorted(split["test"].tolist())},
+            source_spec={"kind": "sequence", "dim": BERT_DIM}, target_spec={"kind": "vector", "dim": x_t.shape[1]},
+            pair_t=torch.arange(len(y)), class_names=dict(enumerate(recipes.classes)), dataset="yummly28k")
+
+    return cached("yummly", data_dir, cache_dir, kw, [root / "metadata", root / "images", root / "text_embs", weights],
+                  build)

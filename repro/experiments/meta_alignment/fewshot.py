@@ -18,8 +18,8 @@ support labels), via repro.data.noisy_labels.noisify with a fixed noise seed.
 `meta_alignment.hparams` (fig=T3-T5): the resolved hyperparameters of method.resolve against the paper's table.
 
 Data: the stand-ins (repro/data/meta_alignment/standins.py) or a real set through
-repro.data.meta_alignment.<yummly|cifar_esc50|wilderness>.load(data_dir, **data_kw) -> CrossModalData, which raises
-DataMissing (one line) when the files are not staged.
+repro.data.meta_alignment.<yummly|cifar_esc50|wilderness>.load(data_dir, cache_dir=ctx.cache_dir, **data_kw) ->
+CrossModalData, which raises DataMissing (one line) when the files are not staged.
 """
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def load_data(p: dict, ctx) -> CrossModalData:
         except ImportError:
             raise DataMissing(f"meta_alignment: no loader for {name} (repro/data/meta_alignment/{REAL[name]}.py "
                               f"is not installed), so the {name} data set cannot be read") from None
-        return mod.load(ctx.data_dir, **kw)
+        return mod.load(ctx.data_dir, cache_dir=ctx.cache_dir, **kw)   # features extracted once per cache_dir
     raise ValueError(f"dataset must be one of {', '.join([*STANDINS, *REAL])}, not {name!r}")
 
 
