@@ -20,14 +20,15 @@ from repro.data.meta_alignment.yummly import class_split, image_tensor, load_rec
 
 # --- generators in the real formats ----------------------------------------------------------------------------
 
-def write_yummly(root, per_class=(5, 4, 2), seed=0):
+def write_yummly(root, per_class=(5, 4, 2), seed=0, kinds=None, image_size=(300, 400)):
+    """Recipes of the classes `kinds` ((cuisines, courses) per class; default three), per_class[i] of class i."""
     from PIL import Image
 
     rng = np.random.default_rng(seed)
     base = root / "yummly28k"
     for d in ("metadata", "images", "text_embs"):
         (base / d).mkdir(parents=True, exist_ok=True)
-    kinds = [(["Mexican"], ["Soups"]), (["Barbecue", "American"], ["Main Dishes"]), (["Italian"], ["Desserts"])]
+    kinds = kinds or [(["Mexican"], ["Soups"]), (["Barbecue", "American"], ["Main Dishes"]), (["Italian"], ["Desserts"])]
     fid = 0
     for (cuisine, course), n in zip(kinds, per_class):
         for _ in range(n):
@@ -35,7 +36,7 @@ def write_yummly(root, per_class=(5, 4, 2), seed=0):
             meta = {"id": f"r{fid}", "ingredientLines": ["2 Cups Rice", f"{fid} tbsp Salt"],
                     "attributes": {"cuisine": cuisine, "course": course}}
             (base / "metadata" / f"meta{fid:05d}.json").write_text(json.dumps(meta))
-            Image.fromarray(rng.integers(0, 255, (300, 400, 3), dtype=np.uint8)).save(base / "images" / f"img{fid:05d}.jpg")
+            Image.fromarray(rng.integers(0, 255, (*image_size, 3), dtype=np.uint8)).save(base / "images" / f"img{fid:05d}.jpg")
             np.save(base / "text_embs" / f"{fid:05d}.npy", rng.normal(size=(7, 768)).astype(np.float32))
     return base
 
@@ -69,9 +70,9 @@ def write_esc50(root, categories=("frog", "dog", "car_horn", "engine", "rain"), 
     for i, cat in enumerate(categories):
         target = T.ESC50_CLASSES.index(cat)
         for k in range(per_class):
-            name = f"1-{1000 + i}-{'AB'[k]}-{target}.wav"
+            name = f"1-{1000 + i}-{'ABCDEFGHIJ'[k]}-{target}.wav"
             write_wav(base / "audio" / name, seconds=0.3, rate=44100, seed=i)
-            lines.append(f"{name},1,{target},{cat},False,{1000 + i},{'AB'[k]}")
+            lines.append(f"{name},1,{target},{cat},False,{1000 + i},{'ABCDEFGHIJ'[k]}")
     (base / "meta" / "esc50.csv").write_text("\n".join(lines) + "\n")
     return base
 
