@@ -44,7 +44,7 @@ def weights(d):
 def yummly_files(d):
     # 34 classes: class_split gives 23 / 5 / 5, enough for 5-way meta-val and meta-test tasks
     kinds = [([f"Cuisine{i:02d}"], ["Main Dishes"]) for i in range(34)]
-    write_yummly(d, per_class=(4,) * 34, kinds=kinds, image_size=(40, 48))
+    write_yummly(d, per_class=(3,) * 34, kinds=kinds, image_size=(40, 48))
     weights(d)
 
 
@@ -61,7 +61,7 @@ def wilderness_files(d):
 
 
 FILES = {"yummly": yummly_files, "cifar_esc50": cifar_esc50_files, "wilderness": wilderness_files}
-DATA_KW = {"yummly": {"min_count": 3}, "cifar_esc50": {"per_class": 8}, "wilderness": {}}
+DATA_KW = {"yummly": {"min_count": 3}, "cifar_esc50": {"per_class": 5}, "wilderness": {}}
 CUT = dict(meta_iters=2, validate_every=1, inner_steps=2, test_steps=2, eval_tasks=2, n_query=2)
 
 
