@@ -228,7 +228,8 @@ REGISTRY: tuple[DataSet, ...] = (
             paths=("resnet18-f37072fd.pth",),
             downloads=(Download("resnet18-f37072fd.pth", ("https://download.pytorch.org/models/resnet18-f37072fd.pth",),
                                 46_830_571, sha256_prefix="f37072fd"),),
-            uses=_dataset_in("yummly", "cifar_esc50"), source="sha256 prefix in torchvision's file name (torch.hub's check)"),
+            uses=_dataset_in("yummly", "cifar_esc50"),
+            source="sha256 prefix in torchvision's file name (torch.hub's check)"),
     DataSet("wilderness", "CMU Wilderness multilingual speech (99-language subset)", paths=("wilderness",),
             how="re-crawl the audio with the festvox CMU Wilderness scripts "
                 "(github.com/festvox/datasets-CMU_Wilderness) and put the aligned text/speech per language under "

@@ -28,7 +28,8 @@ def write_yummly(root, per_class=(5, 4, 2), seed=0, kinds=None, image_size=(300,
     base = root / "yummly28k"
     for d in ("metadata", "images", "text_embs"):
         (base / d).mkdir(parents=True, exist_ok=True)
-    kinds = kinds or [(["Mexican"], ["Soups"]), (["Barbecue", "American"], ["Main Dishes"]), (["Italian"], ["Desserts"])]
+    kinds = kinds or [(["Mexican"], ["Soups"]), (["Barbecue", "American"], ["Main Dishes"]),
+                      (["Italian"], ["Desserts"])]
     fid = 0
     for (cuisine, course), n in zip(kinds, per_class):
         for _ in range(n):
@@ -36,7 +37,8 @@ def write_yummly(root, per_class=(5, 4, 2), seed=0, kinds=None, image_size=(300,
             meta = {"id": f"r{fid}", "ingredientLines": ["2 Cups Rice", f"{fid} tbsp Salt"],
                     "attributes": {"cuisine": cuisine, "course": course}}
             (base / "metadata" / f"meta{fid:05d}.json").write_text(json.dumps(meta))
-            Image.fromarray(rng.integers(0, 255, (*image_size, 3), dtype=np.uint8)).save(base / "images" / f"img{fid:05d}.jpg")
+            Image.fromarray(rng.integers(0, 255, (*image_size, 3), dtype=np.uint8)).save(
+                base / "images" / f"img{fid:05d}.jpg")
             np.save(base / "text_embs" / f"{fid:05d}.npy", rng.normal(size=(7, 768)).astype(np.float32))
     return base
 

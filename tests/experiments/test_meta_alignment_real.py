@@ -84,6 +84,10 @@ def test_fig_t1_full_scale_panel_runs_on_generated_real_format_files(dataset, tm
     assert data.data == "real" and len(data.classes["meta_test"]) >= 5 and len(data.classes["meta_val"]) >= 5
     if dataset in ("yummly", "cifar_esc50"):
         assert data.target_spec == {"kind": "vector", "dim": 512} and torch.isfinite(data.x_t).all()
+    if dataset == "cifar_esc50":   # weak pairs: the 17 clusters on both sides, ESC-50 targets split 12 / 8 / 9
+        assert data.strength == "weak" and data.source_spec == {"kind": "vector", "dim": 512}
+        assert set(data.cluster_t.tolist()) == set(range(17)) and set(data.cluster_s.tolist()) <= set(range(17))
+        assert [len(data.classes[k]) for k in ("meta_train", "meta_val", "meta_test")] == [12, 8, 9]
     # the features were written to the run's cache folder once
     assert len(list((tmp_path / "_cache" / "meta_alignment").glob(f"{dataset}-*.pt"))) == 1
 

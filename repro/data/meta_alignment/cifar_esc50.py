@@ -10,8 +10,9 @@ the pretrained networks come from weights files in data_dir (extractors.py).
   through the ImageNet ResNet-18 (image_transform: resize 256, centre crop 224, ImageNet normalisation), frozen, fc
   removed: 512-d features [N_s, 512]. y_s: the source class (index into `SOURCE_CLASSES`, "c10:frog", ...), its
   own label space: source tasks are N-way over CIFAR classes (the paper's source tasks "frog, automobile, dog").
-  `source_classes`: all (default; the source is the high-resource, fully labelled modality, and its labels are
-  never target labels) or meta_train (only the source classes of clusters with a meta-train target class).
+  Every source class is a meta-training source class (source_classes): the source is the high-resource, fully
+  labelled modality and its labels are never target labels; alignment still pairs only meta-train target clips
+  (episodes.make_pools), so no meta-val / meta-test clip is seen in meta-training.
 - target x_t: the ESC-50 clips of the 29 cluster classes as 128-mel log spectrograms (image_audio.clip_spectrogram;
   every clip cut / zero-padded to the longest, 5 s clips: 432 frames), through a frozen ResNet-18 on 1-channel
   spectrograms with weights from `audio_weights_file` (the paper's "CNN pretrained on AudioSet" has no public
@@ -38,7 +39,6 @@ from repro.data.meta_alignment import tasks as T
 from repro.data.meta_alignment.image_audio import CIFAR100, ESC50, clip_spectrogram, cluster_members
 
 SOURCE_CLASSES = tuple(sorted({m for cl in T.WEAK_CLUSTERS for m in cl.source_classes}))
-SOURCE_CHOICES = ("all", "meta_train")
 
 
 def _spectrograms(clips) -> torch.Tensor:
@@ -51,16 +51,14 @@ def _spectrograms(clips) -> torch.Tensor:
 
 
 def load(data_dir, cache_dir=None, per_class: int = 500, sample_seed: int = 0, split_seed: int = 0,
-         source_classes: str = "all", arch: str = "resnet18", weights_file: str | None = None,
+         arch: str = "resnet18", weights_file: str | None = None,
          audio_weights_file: str | None = None, batch_size: int = 64, device: str = "auto") -> CrossModalData:
     from PIL import Image
 
     from repro.data.meta_alignment.extractors import WEIGHT_FILES, extract_features, frozen_backbone, image_transform
     from repro.data.meta_alignment.feature_cache import cached
 
-    if source_classes not in SOURCE_CHOICES:
-        raise ValueError(f"source_classes must be one of {', '.join(SOURCE_CHOICES)}, not {source_classes!r}")
-    kw = dict(per_class=per_class, sample_seed=sample_seed, split_seed=split_seed, source_classes=source_classes,
+    kw = dict(per_class=per_class, sample_seed=sample_seed, split_seed=split_seed,
               arch=arch, weights_file=weights_file, audio_weights_file=audio_weights_file)
     root = resolve_data_dir(data_dir)
     weights = [root / (weights_file or WEIGHT_FILES.get(arch, arch)), root / (audio_weights_file or
@@ -93,12 +91,7 @@ def load(data_dir, cache_dir=None, per_class: int = 500, sample_seed: int = 0, s
         ids = {k: sorted(T.ESC50_CLASSES.index(c) for c in split[k]) for k in ("train", "val", "test")}
         y_s_t = torch.as_tensor(y_s, dtype=torch.int64)
         cluster_s = torch.as_tensor(c_s, dtype=torch.int64)
-        src = None
-        if source_classes == "meta_train":
-            keep = {ci for ci, cl in enumerate(T.WEAK_CLUSTERS) if set(cl.target_classes) & set(split["train"])}
-            src = sorted({SOURCE_CLASSES.index(n) for ci in keep for n in T.WEAK_CLUSTERS[ci].source_classes})
-        else:
-            src = sorted(set(y_s))
+        src = sorted(set(y_s))
         return CrossModalData(
             name="cifar_esc50", data="real", strength="weak", x_s=x_s, y_s=y_s_t, x_t=x_t,
             y_t=torch.as_tensor([c.target for c in clips], dtype=torch.int64),
