@@ -49,6 +49,9 @@ def _line(ax, rows: pd.DataFrame, e: dict) -> None:
     colors = plt.get_cmap(e.get("cmap", "viridis" if hue else "tab10"))
     series_order = e.get("series") or list(dict.fromkeys(rows["series"]))
     styles = e.get("styles", {})
+    # theory/paper series: one legend entry per series beside an experiment (its colours are the experiment's); alone,
+    # one per hue value (up to 8), else nothing names their colours
+    each_hue = len(hue_vals) <= 8 and not (rows[rows["series"].isin(series_order)]["kind"] == "experiment").any()
     for si, series in enumerate(series_order):
         srows = rows[rows["series"] == series]
         if not len(srows):
@@ -66,8 +69,8 @@ def _line(ax, rows: pd.DataFrame, e: dict) -> None:
                 style["color"] = colors(si % 10)
             style.update(styles.get(series, {}))
             label = f"{(e.get('labels') or {}).get(series, series)}" + (f" {hue}={hv:g}" if isinstance(hv, (int, float)) else f" {hv}" if hv is not None else "")
-            if kind != "experiment" and hi > 0:
-                label = None   # one legend entry per theory/paper series, not one per hue value
+            if kind != "experiment" and hi > 0 and not each_hue:
+                label = None
             if kind == "experiment" and e.get("points"):
                 ax.plot(stats.index, stats[agg], ls="none", marker=style.pop("marker", "s"), ms=4, mfc="none",
                         label=label, **{k: v for k, v in style.items() if k not in ("lw", "ls")})
