@@ -31,7 +31,8 @@ def test_every_figure_declares_what_done_requires():
         for e in figs:
             for alias, panel in e.meta["panels"].items():
                 where = f"{e.paper} fig{e.fig} {alias}"
-                assert panel.get("provenance") in {"paper", "code", "derived", "reconstructed"}, where
+                # the catalogs' tags; gambler's "paper-v0" = read in the ICLR-2020 submission, an earlier version of the paper
+                assert panel.get("provenance") in {"paper", "paper-v0", "code", "derived", "reconstructed"}, where
                 if panel.get("skip"):
                     continue
                 assert set(panel.get("scales", {})) == {"tiny", "full"}, where
