@@ -9,3 +9,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     import torch
 
     torch.set_num_threads(1)
+
+# The ~140 tiny figures of tests/test_figures.py reuse their worker processes (repro/runner/dispatch.py) instead of
+# starting two and importing torch again for each figure.
+os.environ.setdefault("REPRO_REUSE_WORKERS", "1")

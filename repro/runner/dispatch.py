@@ -10,6 +10,7 @@ hydra-submitit-launcher); launcher=submitit_local does the same with submitit's 
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import selectors
@@ -65,8 +66,47 @@ def make_task(run: RunSpec, runtime: dict, scale: str, slot_device: str | None, 
             "checkpoint_dir": str(Path(runtime["runs_dir"]).resolve() / "_checkpoints")}
 
 
+# Workers kept for the next run_local call of this process when REPRO_REUSE_WORKERS=1 (the test suite: ~140 figures
+# at tiny scale, each of which would otherwise start its workers and import torch again), keyed by everything a
+# worker inherits at its start: its slot, the working directory and the environment.
+_IDLE: dict[tuple, list] = {}
+
+
+def _reuse_key(slot: Slot) -> tuple:
+    return (slot.name, slot.device, slot.cuda_visible, slot.threads), os.getcwd(), tuple(sorted(os.environ.items()))
+
+
+def _take_worker(slot: Slot) -> "_Worker":
+    idle = _IDLE.get(_reuse_key(slot), [])
+    while idle:
+        w = idle.pop()
+        if w.proc.poll() is None:
+            return w
+    return _Worker(slot)
+
+
+def _release_worker(w: "_Worker", idle: bool) -> None:
+    """Close a worker, or keep it for reuse when asked to and it is alive and idle (not inside a task)."""
+    if idle and os.environ.get("REPRO_REUSE_WORKERS") == "1" and w.proc.poll() is None and w.key == _reuse_key(w.slot):
+        for key in [k for k in _IDLE if k[1:] != w.key[1:]]:   # only the latest environment's workers are kept
+            for old in _IDLE.pop(key):
+                old.close()
+        _IDLE.setdefault(w.key, []).append(w)
+    else:
+        w.close()
+
+
+@atexit.register
+def _close_idle() -> None:
+    for idle in _IDLE.values():
+        for w in idle:
+            w.close()
+    _IDLE.clear()
+
+
 class _Worker:
     def __init__(self, slot: Slot):
+        self.key = _reuse_key(slot)
         env = dict(os.environ, CUDA_VISIBLE_DEVICES=slot.cuda_visible, REPRO_THREADS=str(slot.threads),
                    PYTHONUNBUFFERED="1", REPRO_PARENT_PID=str(os.getpid()))   # the worker dies with us
         self.slot = slot
@@ -95,7 +135,7 @@ def run_local(runs: list[RunSpec], runtime: dict, scale: str, git: dict, slots: 
     by_key = {r.run_key: r for r in runs}
     results: list[dict] = []
     sel = selectors.DefaultSelector()
-    workers = [_Worker(s) for s in slots[: max(1, min(len(slots), len(queue)))]]
+    workers = [_take_worker(s) for s in slots[: max(1, min(len(slots), len(queue)))]]
     figs = list(dict.fromkeys((r.paper, r.fig) for r in runs))
     desc = f"{figs[0][0]} fig{figs[0][1]}" + (f" +{len(figs) - 1} figures" if len(figs) > 1 else "")
     bar = tqdm(total=len(queue), desc=desc, unit="run", disable=not progress,
@@ -116,6 +156,7 @@ def run_local(runs: list[RunSpec], runtime: dict, scale: str, git: dict, slots: 
             sel.register(w.proc.stdout, selectors.EVENT_READ, w)
             return
 
+    finished = False
     try:
         for w in workers:
             feed(w)
@@ -139,9 +180,10 @@ def run_local(runs: list[RunSpec], runtime: dict, scale: str, git: dict, slots: 
                 if bar:
                     bar.update(1)
                 feed(w)
+        finished = True
     finally:
         for w in workers:
-            w.close()
+            _release_worker(w, idle=finished)
         if bar:
             bar.close()
     return results

@@ -26,14 +26,14 @@ nn.LSTM has no vmap rule and ResNet-18's BatchNorm buffers are updated in place,
 """
 from __future__ import annotations
 
-import copy
 import itertools
 from dataclasses import dataclass
 
 import torch
-from torch.func import functional_call, stack_module_state
+from torch.func import functional_call
 
 from repro.noisy.grid import NoisyTask
+from repro.train.stacked import StackedModels
 
 DATASETS = ("digits", "mnist", "cifar10", "imdb", "synthetic_tokens")
 LOOPED_MODELS = ("lstm_glove", "resnet18")     # no vmap: nn.LSTM has no batching rule; BatchNorm buffers in place
@@ -41,14 +41,10 @@ DEFAULT_MODEL = {"digits": "mlp_digits", "mnist": "cnn_basic", "cifar10": "cnn_s
                  "synthetic_tokens": "lstm_glove"}
 
 
-class LoopedModels:
-    """StackedModels' interface (parameters stacked along a leading K axis, __call__ -> (K, B, ...)) for models vmap
-    cannot batch: model k runs on its slice of the stacked parameters, one after another."""
-
-    def __init__(self, models: list[torch.nn.Module]):
-        self.k = len(models)
-        self.params, self.buffers = stack_module_state(models)
-        self._base = copy.deepcopy(models[0]).to("meta")
+class LoopedModels(StackedModels):
+    """StackedModels (parameters stacked along a leading K axis, __call__ -> (K, B, ...), train/eval mode) for models
+    vmap cannot batch (nn.LSTM; BatchNorm's in-place running statistics): model k runs on its slice of the stacked
+    parameters, one after another."""
 
     def __call__(self, x: torch.Tensor, per_model: bool = False) -> torch.Tensor:
         outs = []
@@ -208,7 +204,6 @@ def make_stack(model: str, num_outputs: int, model_kwargs: dict, seeds: list[int
     """The K models (model k initialised under torch.manual_seed(seeds[k])) as a StackedModels, or LoopedModels
     for the models vmap cannot batch."""
     from repro.nn.noisy_nets import make_noisy_model
-    from repro.train.stacked import StackedModels
 
     models = []
     for s in seeds:
