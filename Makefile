@@ -20,8 +20,8 @@ demo: $(STAMP)  ## reproduce LaProp's divergence figure at full scale on the CPU
 	@echo "CSV:  results/laprop/fig1.csv"; echo "plot: results/laprop/fig1.png"
 
 TEST_WORKERS ?= auto
-test: $(STAMP)  ## run the test suite (what CI runs), one pytest-xdist worker per core (TEST_WORKERS=0: one process)
-	$(PYTHON) -m pytest -q -n $(TEST_WORKERS)
+test: $(STAMP)  ## run the test suite (what CI runs), one pytest-xdist worker per core, idle workers steal queued tests (TEST_WORKERS=0: one process)
+	$(PYTHON) -m pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 tiny: $(STAMP)  ## run every figure at tiny scale (seconds each)
 	repro run all scale=tiny
