@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from repro.data.noisy_labels import noisify
-from repro.nn.gambler_loss import LOG_EPS, auto_payoff, nll_payoff
+from repro.nn.gambler_loss import AUTO_PAYOFFS, LOG_EPS, auto_payoff, nll_payoff
 from repro.train.loop import fit
 from repro.train.stacked import StackedModels
 
@@ -116,9 +116,13 @@ class GamblerCells(CellLoss):
     def __init__(self, payoffs: Sequence, num_classes: int, start_gamblers: Sequence[int] | int = 0):
         self.m = num_classes
         self.payoffs = list(payoffs)
+        bad = [o for o in self.payoffs if isinstance(o, str) and o != "nll" and o not in AUTO_PAYOFFS]
+        if bad:
+            raise ValueError(f"payoff must be a number, 'nll' or one of {', '.join(AUTO_PAYOFFS)}; got {bad[0]!r}")
+        # "nll" and the heuristics' warm-up value: o = 1000 + m; the heuristics overwrite theirs per sample
         self.fixed = torch.tensor([nll_payoff(num_classes) if isinstance(o, str) else float(o)
                                    for o in self.payoffs])
-        self.fixed[[i for i, o in enumerate(self.payoffs) if o == "nll"]] = nll_payoff(num_classes)
+        self.auto = [(i, o) for i, o in enumerate(self.payoffs) if o in AUTO_PAYOFFS]
         starts = [start_gamblers] * len(self.payoffs) if isinstance(start_gamblers, int) else list(start_gamblers)
         self.start = torch.tensor(starts)
 
@@ -126,9 +130,8 @@ class GamblerCells(CellLoss):
         """(K, B) payoff of every sample this epoch."""
         k, b, _ = logits.shape
         o = self.fixed.to(logits.device).view(k, 1).expand(k, b).clone()
-        for i, kind in enumerate(self.payoffs):
-            if kind in ("euc", "mid", "exp"):
-                o[i] = auto_payoff(logits[i], kind)
+        for i, kind in self.auto:
+            o[i] = auto_payoff(logits[i], kind)
         warm = (epoch < self.start.to(logits.device)).view(k, 1)
         return torch.where(warm, torch.full_like(o, nll_payoff(self.m)), o)
 

@@ -144,3 +144,8 @@ def test_full_batch_is_one_step_per_epoch():
     logs, _ = _stacked(CrossEntropyCells(), [0], [("symmetric", 0.2)], StackedAdam, {"lr": 1e-2}, out=M,
                        batch=10_000, epochs=2)
     assert len(logs) == 2
+
+
+def test_an_unknown_payoff_name_is_refused():
+    with pytest.raises(ValueError, match="nll"):
+        GamblerCells([9.9, "eu"], M)
